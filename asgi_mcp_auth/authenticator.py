@@ -1,0 +1,232 @@
+"""`Authenticator`: the whole decision for one request, in one shared object.
+
+precedence (which credential) -> verification (whose, cached) -> revocation -> identity.
+The middleware holds one; fallback code reaches the same one through `get_authenticator()`,
+so a request cannot be given two identities by two sets of rules (seed 000).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import posixpath
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.authentication import AuthCredentials, BaseUser
+from starlette.datastructures import Headers
+from starlette.requests import HTTPConnection
+from starlette.types import Scope
+
+from .browser import BrowserPolicy
+from .cache import TokenCache
+from .errors import AuthenticationError, CredentialsMissing
+from .integrations.mcp import make_user
+from .precedence import Credential, PrecedencePolicy
+from .principal import AuthResult, Principal, TokenSource
+from .rbac import RBACPolicy
+from .settings import AuthSettings
+from .verify import JWTVerifier, TokenVerifier
+
+__all__ = ["AuthenticateCallable", "Authenticator", "Identity", "RevocationCheck"]
+
+logger = logging.getLogger("asgi_mcp_auth.authenticator")
+
+AuthenticateCallable = Callable[[HTTPConnection], Awaitable[object]]
+"""A custom authenticator: `async def authenticate(conn) -> Principal | AuthResult | None`."""
+
+RevocationCheck = Callable[[Principal], "bool | Awaitable[bool]"]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_ERROR_CHARS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What the middleware writes into the scope for an authenticated request."""
+
+    principal: Principal
+    user: BaseUser
+    auth: AuthCredentials
+    token: str | None
+
+
+def _public_error(value: object) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return _CONTROL.sub(" ", value.strip())[:_MAX_ERROR_CHARS]
+
+
+def _clean_path(path: str) -> str:
+    """Collapse `//`, resolve dot segments and fold case: how a lenient router might see it."""
+    normalised = posixpath.normpath("/" + path.lstrip("/")).lower()
+    return normalised.replace("//", "/")
+
+
+class Authenticator:
+    """Decides the identity of a request. Build once (at start-up); `authenticate` only reads,
+    apart from the verified-token cache."""
+
+    def __init__(
+        self,
+        *,
+        policy: PrecedencePolicy,
+        verifier: TokenVerifier | None = None,
+        authenticate: AuthenticateCallable | None = None,
+        rbac: RBACPolicy | None = None,
+        public_paths: Iterable[str] = ("/health",),
+        mcp_paths: Iterable[str] = ("/mcp",),
+        cache_size: int = 10_000,
+        cache_ttl: float = 300.0,
+        is_revoked: RevocationCheck | None = None,
+        settings: AuthSettings | None = None,
+    ) -> None:
+        if (verifier is None) == (authenticate is None):
+            raise TypeError("Authenticator needs exactly one of verifier and authenticate")
+        self.policy = policy
+        self.verifier = verifier
+        self.custom_authenticate = authenticate
+        self.rbac = rbac or RBACPolicy()
+        self.public_paths = frozenset(path.rstrip("/") or "/" for path in public_paths)
+        self.mcp_paths = tuple(_clean_path(path).rstrip("/") for path in mcp_paths)
+        self.is_revoked = is_revoked
+        self.settings = settings
+        self.cache: TokenCache[tuple[TokenSource, str], Identity] = TokenCache(maxsize=cache_size, ttl=cache_ttl)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: AuthSettings,
+        *,
+        verifier: TokenVerifier | None = None,
+        authenticate: AuthenticateCallable | None = None,
+        rbac: RBACPolicy | None = None,
+        is_revoked: RevocationCheck | None = None,
+    ) -> Authenticator:
+        rbac = rbac or RBACPolicy.from_settings(settings)
+        if verifier is None and authenticate is None:
+            verifier = JWTVerifier.from_settings(settings, rbac=rbac)
+        browser = BrowserPolicy(
+            origin_paths=settings.browser_origin_paths,
+            public_origin=settings.public_origin,
+            trusted_origins=settings.trusted_origins,
+        )
+        policy = PrecedencePolicy(
+            browser=browser,
+            header_name=settings.header_name,
+            cookie_name=settings.cookie_name,
+            mode=settings.precedence,
+            max_token_bytes=settings.max_token_bytes,
+        )
+        return cls(
+            policy=policy,
+            verifier=verifier,
+            authenticate=authenticate,
+            rbac=rbac,
+            public_paths=settings.public_paths,
+            mcp_paths=settings.mcp_paths,
+            cache_size=settings.token_cache_size,
+            cache_ttl=settings.token_cache_ttl_seconds,
+            is_revoked=is_revoked,
+            settings=settings,
+        )
+
+    def is_public(self, path: str) -> bool:
+        """Exact match (a trailing slash aside); a path with dot segments is never public."""
+        if "/." in path or "\\" in path:
+            return False
+        return (path.rstrip("/") or "/") in self.public_paths
+
+    def is_mcp_path(self, path: str) -> bool:
+        """Segment match on the path as a lenient router could see it (`//MCP/./` included)."""
+        cleaned = _clean_path(path)
+        return any(cleaned == mcp or cleaned.startswith(mcp + "/") for mcp in self.mcp_paths)
+
+    async def authenticate(self, scope: Scope, headers: Headers | None = None) -> Identity | None:
+        """The identity of the request in `scope`; None for a public path.
+
+        Raises an `AuthError` subclass for every refusal. Only an explicit success returns.
+        """
+        if self.is_public(scope["path"]):
+            return None
+        if self.custom_authenticate is not None:
+            identity = await self._custom(scope)
+        else:
+            identity = await self._verified(scope, headers)
+        if self.is_revoked is not None:
+            revoked = self.is_revoked(identity.principal)
+            if inspect.isawaitable(revoked):
+                revoked = await revoked
+            if revoked is not False:
+                raise AuthenticationError("Token revoked")
+        return identity
+
+    async def resolve(self, conn: HTTPConnection | Scope) -> Principal | None:
+        """The fallback: the principal the middleware stored, else one decided by this object."""
+        from .context import PRINCIPAL_KEY
+
+        scope = conn.scope if isinstance(conn, HTTPConnection) else conn
+        if PRINCIPAL_KEY in scope:
+            principal: Principal | None = scope[PRINCIPAL_KEY]
+            return principal
+        identity = await self.authenticate(scope)
+        return identity.principal if identity is not None else None
+
+    def invalidate(self, token: str) -> None:
+        """Forget a verified token (logout, revocation): its next use is verified again."""
+        for source in TokenSource:
+            self.cache.discard((source, token))
+
+    async def _verified(self, scope: Scope, headers: Headers | None) -> Identity:
+        credential = self.policy.select(scope, headers)
+        if credential is None:
+            raise CredentialsMissing()
+        key = (credential.source, credential.token)
+        identity = self.cache.get(key)
+        if identity is None:
+            assert self.verifier is not None  # noqa: S101 - guaranteed by __init__
+            principal = await self.verifier.verify(credential)
+            identity = self._identity(principal, credential)
+            self.cache.put(key, identity, expires_at=principal.expires_at)
+        return identity
+
+    async def _custom(self, scope: Scope) -> Identity:
+        assert self.custom_authenticate is not None  # noqa: S101 - guaranteed by __init__
+        result = await self.custom_authenticate(HTTPConnection(scope))
+        principal = self._accepted_principal(result)
+        if not principal.permissions:
+            principal = self.rbac.bind(principal)
+        return self._identity(principal, None)
+
+    @staticmethod
+    def _accepted_principal(result: object) -> Principal:
+        # Only an explicit success authenticates (seed 002): a truthy object is not a success.
+        if isinstance(result, Principal):
+            return result
+        if isinstance(result, AuthResult):
+            if result.authenticated is True and isinstance(result.principal, Principal):
+                return result.principal
+            raise AuthenticationError(_public_error(result.error))
+        if isinstance(result, Mapping):
+            raise AuthenticationError(_public_error(result.get("error")))
+        raise AuthenticationError(_public_error(getattr(result, "error", None)))
+
+    def _identity(self, principal: Principal, credential: Credential | None) -> Identity:
+        return Identity(
+            principal=principal,
+            user=make_user(principal, credential.token if credential else None),
+            auth=AuthCredentials(sorted(principal.permissions)),
+            token=credential.token if credential else None,
+        )
+
+    def describe(self) -> Mapping[str, Any]:
+        """A summary for logs and debugging; never a secret."""
+        return {
+            "precedence": self.policy.mode,
+            "browser_origin_paths": self.policy.browser.origin_paths,
+            "public_paths": sorted(self.public_paths),
+            "mcp_paths": self.mcp_paths,
+            "verifier": type(self.verifier).__name__ if self.verifier else "custom",
+        }

@@ -1,0 +1,90 @@
+"""The package's exceptions.
+
+    Exception
+    ├── AuthError                      refused request; the app is never called
+    │   ├── AuthenticationError        401  WWW-Authenticate: Bearer error="invalid_token"
+    │   │   └── CredentialsMissing     401  WWW-Authenticate: Bearer  (no error=, RFC 6750 §3.1)
+    │   ├── InvalidRequest             400  WWW-Authenticate: Bearer error="invalid_request"
+    │   └── PermissionDenied           403  WWW-Authenticate: Bearer error="insufficient_scope"
+    │       └── CrossSiteRequest       403  no challenge: a cookie sent from a foreign origin
+    └── ConfigurationError             raised at start-up, never while serving
+
+The status code of a refusal is a property of the exception's type, never of its message.
+Every message is public: it is written into the response body, so it never holds a token,
+a secret or the text of another exception.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "CredentialsMissing",
+    "CrossSiteRequest",
+    "InvalidRequest",
+    "PermissionDenied",
+]
+
+
+class AuthError(Exception):
+    """A refused request. Subclasses fix the status code and the RFC 6750 error code."""
+
+    status_code: int = 401
+    error_code: str | None = "invalid_token"
+    default_message: str = "Authentication failed"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+
+class AuthenticationError(AuthError):
+    """The credential is present but not acceptable: invalid, expired, not for this resource."""
+
+
+class CredentialsMissing(AuthenticationError):
+    """No credential at all: the challenge carries no error code (RFC 6750 §3.1)."""
+
+    error_code = None
+    default_message = "Authentication required"
+
+
+class InvalidRequest(AuthError):
+    """The request is ambiguous or malformed: two tokens, an unknown scheme, a bad header."""
+
+    status_code = 400
+    error_code: str | None = "invalid_request"
+    default_message = "Malformed credentials"
+
+
+class PermissionDenied(AuthError):
+    """Authenticated, but not allowed. `permission` names what was missing, when known."""
+
+    status_code = 403
+    error_code: str | None = "insufficient_scope"
+    default_message = "Permission denied"
+
+    def __init__(self, permission: str | None = None, message: str | None = None) -> None:
+        self.permission = permission
+        if message is None and permission is not None:
+            message = f"Permission denied: {permission} required"
+        super().__init__(message)
+
+
+class CrossSiteRequest(PermissionDenied):
+    """A cookie credential on an unsafe method from a foreign origin (CSRF)."""
+
+    error_code = None
+    default_message = "Cross-site request refused"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(None, message)
+
+
+class ConfigurationError(Exception):
+    """An invalid or insecure configuration, raised when the settings or middleware are built.
+
+    Deliberately not a `ValueError`: pydantic would wrap a `ValueError` raised in a validator
+    into its own `ValidationError` and lose the variable's name.
+    """

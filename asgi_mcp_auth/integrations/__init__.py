@@ -1,0 +1,1 @@
+"""Optional integrations: the `mcp` SDK, FastAPI."""

@@ -1,0 +1,78 @@
+"""Compatibility with the `mcp` SDK, used only when the `mcp` package is importable.
+
+With it, `scope["user"]` is an instance of the SDK's `AuthenticatedUser` carrying an
+`AccessToken`, so the SDK's session-to-credential binding and `get_access_token()` work with no
+extra code, and the SDK's own `auth_context_var` is set for each request.
+"""
+
+from __future__ import annotations
+
+from contextvars import Token
+from typing import Any
+
+from starlette.authentication import BaseUser
+
+from ..principal import Principal, PrincipalUser
+
+__all__ = ["HAS_MCP", "make_user", "set_sdk_user", "reset_sdk_user"]
+
+try:
+    from mcp.server.auth.middleware.auth_context import auth_context_var as _auth_context_var
+    from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser as _AuthenticatedUser
+    from mcp.server.auth.provider import AccessToken as _AccessToken
+except ImportError:  # pragma: no cover - exercised by the no-mcp job
+    HAS_MCP = False
+else:
+    HAS_MCP = True
+
+
+def make_user(principal: Principal, token: str | None) -> BaseUser:
+    """The Starlette user for `principal`: the SDK's user type when `mcp` is installed."""
+    if not HAS_MCP:
+        return PrincipalUser(principal)
+    return MCPPrincipalUser(principal, token)
+
+
+if HAS_MCP:
+
+    class MCPPrincipalUser(_AuthenticatedUser):
+        """The SDK's `AuthenticatedUser`, carrying our `Principal` as `.principal`."""
+
+        def __init__(self, principal: Principal, token: str | None) -> None:
+            claims: dict[str, Any] = dict(principal.claims)
+            if principal.issuer is not None:
+                claims.setdefault("iss", principal.issuer)
+            access_token = _AccessToken(
+                token=token or "",
+                client_id=principal.client_id or principal.subject,
+                scopes=sorted(principal.permissions),
+                expires_at=principal.expires_at,
+                resource=principal.audience[0] if principal.audience else None,
+                subject=principal.subject,
+                claims=claims,
+            )
+            super().__init__(access_token)
+            self.principal = principal
+
+        @property
+        def display_name(self) -> str:
+            return self.principal.name or self.principal.email or self.principal.subject
+
+        @property
+        def identity(self) -> str:
+            return self.principal.subject
+
+        def __repr__(self) -> str:
+            return f"MCPPrincipalUser(subject={self.principal.subject!r})"
+
+
+def set_sdk_user(user: BaseUser) -> Token[Any] | None:
+    """Set the SDK's `auth_context_var` for this request; returns the reset token."""
+    if HAS_MCP and isinstance(user, _AuthenticatedUser):
+        return _auth_context_var.set(user)
+    return None
+
+
+def reset_sdk_user(token: Token[Any] | None) -> None:
+    if token is not None:
+        _auth_context_var.reset(token)

@@ -1,0 +1,96 @@
+"""`Principal`: the one identity a request resolves to."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from starlette.authentication import BaseUser
+
+__all__ = ["AuthResult", "Principal", "PrincipalUser", "TokenSource"]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+class TokenSource(str, enum.Enum):
+    """Where the credential that authenticated the request came from."""
+
+    HEADER = "header"
+    COOKIE = "cookie"
+    CUSTOM = "custom"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Principal:
+    """An authenticated caller. Immutable: the same object may serve many requests.
+
+    `permissions` are the effective permissions (roles expanded, narrowed by token scopes);
+    `team_permissions` the same per team. `claims` is a read-only view of the token's claims.
+    """
+
+    subject: str
+    issuer: str | None = None
+    audience: tuple[str, ...] = ()
+    client_id: str | None = None
+    email: str | None = None
+    name: str | None = None
+    roles: frozenset[str] = frozenset()
+    scopes: frozenset[str] = frozenset()
+    teams: frozenset[str] = frozenset()
+    team_roles: Mapping[str, frozenset[str]] = field(default_factory=lambda: _EMPTY)
+    permissions: frozenset[str] = frozenset()
+    team_permissions: Mapping[str, frozenset[str]] = field(default_factory=lambda: _EMPTY)
+    token_source: TokenSource = TokenSource.HEADER
+    expires_at: int | None = None
+    claims: Mapping[str, Any] = field(default_factory=lambda: _EMPTY, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.subject, str) or not self.subject:
+            raise TypeError("Principal.subject must be a non-empty string")
+        for name in ("claims", "team_roles", "team_permissions"):
+            value = getattr(self, name)
+            if not isinstance(value, MappingProxyType):
+                object.__setattr__(self, name, MappingProxyType(dict(value)))
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    """What a custom `authenticate(conn)` callable may return.
+
+    Only `authenticated is True` together with a `principal` authenticates; anything else is
+    a refusal, with `error` as the public message when it is a string.
+    """
+
+    authenticated: bool
+    principal: Principal | None = None
+    error: str | None = None
+
+
+class PrincipalUser(BaseUser):
+    """The Starlette user for a `Principal` (`request.user`)."""
+
+    __slots__ = ("principal",)
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def display_name(self) -> str:
+        return self.principal.name or self.principal.email or self.principal.subject
+
+    @property
+    def identity(self) -> str:
+        return self.principal.subject
+
+    def __repr__(self) -> str:
+        return f"PrincipalUser(subject={self.principal.subject!r})"

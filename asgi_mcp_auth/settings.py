@@ -1,0 +1,168 @@
+"""`AuthSettings`: every option of the middleware, read from `MCP_AUTH_*` variables.
+
+A bad or insecure configuration raises `ConfigurationError` when the settings are built,
+naming the variable at fault; it never surfaces at the first request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .errors import ConfigurationError
+
+__all__ = ["AuthSettings", "ENV_PREFIX"]
+
+ENV_PREFIX = "MCP_AUTH_"
+
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+PUBLIC_KEY_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES256K", "ES384", "ES512", "EdDSA"}
+)
+MIN_SECRET_BYTES = 32
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [item.strip() for item in value.split(",") if item.strip()]
+    return value
+
+
+class AuthSettings(BaseSettings):
+    """Configuration of `MCPAuthMiddleware`. Keyword arguments override the environment."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
+
+    # Keys: exactly one of secret, public key or JWKS URL.
+    jwt_secret: SecretStr | None = None
+    jwt_public_key: SecretStr | None = None
+    jwks_url: str | None = None
+    jwt_algorithms: CommaList = Field(default_factory=lambda: ["HS256"])
+    jwt_audience: str | None = None
+    jwt_verify_audience: bool = True
+    jwt_issuer: str | None = None
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=3600)
+    max_token_bytes: int = Field(default=8192, ge=64, le=1_048_576)
+
+    # Where credentials come from.
+    header_name: str = "Authorization"
+    cookie_name: str = "jwt_token"
+    precedence: Literal["header-first", "header-only"] = "header-first"
+
+    # Browser requests.
+    browser_origin_paths: CommaList = Field(default_factory=lambda: ["/admin", "/oauth/callback"])
+    public_origin: str | None = None
+    trusted_origins: CommaList = Field(default_factory=list)
+
+    # Paths.
+    public_paths: CommaList = Field(default_factory=lambda: ["/health", "/.well-known/oauth-protected-resource"])
+    mcp_paths: CommaList = Field(default_factory=lambda: ["/mcp"])
+    mcp_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    resource_metadata_url: str | None = None
+
+    # Identity and permissions.
+    roles_claim: str = "roles"
+    teams_claim: str = "teams"
+    team_roles_claim: str = "team_roles"
+    rbac_policy: str | None = None
+
+    # Verified-token cache and JWKS.
+    token_cache_size: int = Field(default=10_000, ge=0)
+    token_cache_ttl_seconds: float = Field(default=300.0, gt=0)
+    jwks_cache_ttl_seconds: float = Field(default=300.0, gt=0)
+    jwks_refresh_cooldown_seconds: float = Field(default=30.0, ge=0)
+    jwks_timeout_seconds: float = Field(default=5.0, gt=0)
+    jwks_max_bytes: int = Field(default=262_144, ge=1024)
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise ConfigurationError(_describe(exc)) from None
+
+    _split = field_validator(
+        "jwt_algorithms",
+        "browser_origin_paths",
+        "trusted_origins",
+        "public_paths",
+        "mcp_paths",
+        mode="before",
+    )(_split_commas)
+
+    @model_validator(mode="after")
+    def _fail_closed(self) -> AuthSettings:
+        keys = [self.jwt_secret, self.jwt_public_key, self.jwks_url]
+        configured = sum(key is not None and _reveal(key) != "" for key in keys)
+        if configured == 0:
+            raise ConfigurationError(
+                f"No verification key: set {ENV_PREFIX}JWT_SECRET, {ENV_PREFIX}JWT_PUBLIC_KEY or {ENV_PREFIX}JWKS_URL"
+            )
+        if configured > 1:
+            raise ConfigurationError(
+                f"Set only one of {ENV_PREFIX}JWT_SECRET, {ENV_PREFIX}JWT_PUBLIC_KEY and {ENV_PREFIX}JWKS_URL"
+            )
+        algorithms = set(self.jwt_algorithms)
+        if not algorithms:
+            raise ConfigurationError(f"{ENV_PREFIX}JWT_ALGORITHMS is empty")
+        if any(alg.lower() == "none" for alg in algorithms):
+            raise ConfigurationError(f"{ENV_PREFIX}JWT_ALGORITHMS must not contain 'none'")
+        unknown = algorithms - HMAC_ALGORITHMS - PUBLIC_KEY_ALGORITHMS
+        if unknown:
+            raise ConfigurationError(f"{ENV_PREFIX}JWT_ALGORITHMS has unknown algorithms: {sorted(unknown)}")
+        if algorithms & HMAC_ALGORITHMS and algorithms & PUBLIC_KEY_ALGORITHMS:
+            raise ConfigurationError(f"{ENV_PREFIX}JWT_ALGORITHMS mixes HMAC and public-key algorithms (key confusion)")
+        if self.jwt_secret is not None:
+            if not algorithms <= HMAC_ALGORITHMS:
+                raise ConfigurationError(f"{ENV_PREFIX}JWT_SECRET needs HS256, HS384 or HS512 in JWT_ALGORITHMS")
+            if len(self.jwt_secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+                raise ConfigurationError(f"{ENV_PREFIX}JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+        elif not algorithms <= PUBLIC_KEY_ALGORITHMS:
+            which = "JWT_PUBLIC_KEY" if self.jwt_public_key is not None else "JWKS_URL"
+            raise ConfigurationError(f"{ENV_PREFIX}{which} needs public-key algorithms in JWT_ALGORITHMS")
+        if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "http://")):
+            raise ConfigurationError(f"{ENV_PREFIX}JWKS_URL must be an http(s) URL")
+        if self.jwt_verify_audience and not self.jwt_audience:
+            raise ConfigurationError(
+                f"{ENV_PREFIX}JWT_AUDIENCE is required (or set {ENV_PREFIX}JWT_VERIFY_AUDIENCE=false)"
+            )
+        for path in self.browser_origin_paths:
+            if not path.startswith("/") or path.rstrip("/") == "":
+                raise ConfigurationError(
+                    f"{ENV_PREFIX}BROWSER_ORIGIN_PATHS entries are absolute paths other than '/': {path!r}"
+                )
+        for path in [*self.public_paths, *self.mcp_paths]:
+            if not path.startswith("/"):
+                raise ConfigurationError(f"{ENV_PREFIX}PUBLIC_PATHS and MCP_PATHS entries start with '/': {path!r}")
+        if not self.cookie_name or not self.header_name:
+            raise ConfigurationError(f"{ENV_PREFIX}COOKIE_NAME and {ENV_PREFIX}HEADER_NAME must not be empty")
+        return self
+
+    def public_key_pem(self) -> str | None:
+        """The PEM text of `JWT_PUBLIC_KEY`, read from a file when the value is a path."""
+        if self.jwt_public_key is None:
+            return None
+        value = self.jwt_public_key.get_secret_value().strip()
+        if value.startswith("-----BEGIN"):
+            return value
+        try:
+            return Path(value).read_text()
+        except OSError:
+            raise ConfigurationError(f"{ENV_PREFIX}JWT_PUBLIC_KEY is neither PEM text nor a readable file") from None
+
+
+def _reveal(value: SecretStr | str) -> str:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+
+def _describe(exc: ValidationError) -> str:
+    # Name the variable and what is wrong, never the value: it may be a secret.
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        field = ".".join(str(loc) for loc in error["loc"]) or "settings"
+        parts.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,245 @@
+"""Token verification: the `TokenVerifier` protocol and `JWTVerifier`.
+
+Every exception raised while decoding untrusted input becomes `AuthenticationError` with a
+generic message: PyJWT raises `TypeError` or `RecursionError` for some crafted tokens, and
+neither may turn into a 500 or leak into a response.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Protocol, runtime_checkable
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from .errors import AuthenticationError, ConfigurationError
+from .precedence import Credential
+from .principal import Principal, TokenSource
+from .rbac import RBACPolicy
+from .settings import HMAC_ALGORITHMS, AuthSettings
+
+__all__ = ["ClaimsMapper", "JWTVerifier", "KeyResolver", "TokenVerifier"]
+
+logger = logging.getLogger("asgi_mcp_auth.verify")
+LOG_DECODE_FAILED = "Token refused: %s"
+
+_KEY_FAMILIES: Mapping[type[Any], tuple[str, ...]] = {
+    rsa.RSAPublicKey: ("RS", "PS"),
+    ec.EllipticCurvePublicKey: ("ES",),
+    ed25519.Ed25519PublicKey: ("EdDSA",),
+    ed448.Ed448PublicKey: ("EdDSA",),
+}
+
+
+@runtime_checkable
+class TokenVerifier(Protocol):
+    """Turns a credential into a `Principal`, or raises `AuthenticationError`."""
+
+    async def verify(self, credential: Credential) -> Principal: ...
+
+
+class KeyResolver(Protocol):
+    """Finds the verification key for a token's header (a JWKS client, for example)."""
+
+    async def key_for(self, header: Mapping[str, Any]) -> Any: ...
+
+
+def _strings(value: Any, claim: str, *, split: bool = False) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        return frozenset(value.split() if split else value.replace(",", " ").split())
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return frozenset(value)
+    raise AuthenticationError(f"Malformed {claim} claim")
+
+
+def _optional_string(claims: Mapping[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    return value if isinstance(value, str) else None
+
+
+class ClaimsMapper:
+    """Maps verified claims to a `Principal` with its effective permissions."""
+
+    def __init__(
+        self,
+        *,
+        rbac: RBACPolicy | None = None,
+        roles_claim: str = "roles",
+        teams_claim: str = "teams",
+        team_roles_claim: str = "team_roles",
+    ) -> None:
+        self.rbac = rbac or RBACPolicy()
+        self.roles_claim = roles_claim
+        self.teams_claim = teams_claim
+        self.team_roles_claim = team_roles_claim
+
+    def __call__(self, claims: Mapping[str, Any], source: TokenSource) -> Principal:
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise AuthenticationError("Token has no subject")
+        scopes = _strings(claims.get("scope"), "scope", split=True) | _strings(claims.get("scp"), "scp", split=True)
+        raw_team_roles = claims.get(self.team_roles_claim) or {}
+        if not isinstance(raw_team_roles, dict):
+            raise AuthenticationError(f"Malformed {self.team_roles_claim} claim")
+        team_roles = {str(team): _strings(roles, self.team_roles_claim) for team, roles in raw_team_roles.items()}
+        roles = _strings(claims.get(self.roles_claim), self.roles_claim)
+        audience = claims.get("aud")
+        permissions, team_permissions = self.rbac.effective(roles, scopes, team_roles)
+        expires_at = claims.get("exp")
+        return Principal(
+            subject=subject,
+            issuer=_optional_string(claims, "iss"),
+            audience=(audience,)
+            if isinstance(audience, str)
+            else tuple(a for a in audience or () if isinstance(a, str)),
+            client_id=_optional_string(claims, "client_id") or _optional_string(claims, "azp"),
+            email=_optional_string(claims, "email"),
+            name=_optional_string(claims, "name"),
+            roles=roles,
+            scopes=scopes,
+            teams=_strings(claims.get(self.teams_claim), self.teams_claim) | frozenset(team_roles),
+            team_roles=MappingProxyType(team_roles),
+            permissions=permissions,
+            team_permissions=team_permissions,
+            token_source=source,
+            expires_at=int(expires_at) if isinstance(expires_at, int | float) else None,
+            claims=MappingProxyType(dict(claims)),
+        )
+
+
+class JWTVerifier:
+    """Verifies JWTs with a secret, a PEM public key, or keys from a `KeyResolver` (JWKS).
+
+    Requires `exp` and `sub`; checks `aud` and compares `iss` exactly; refuses `crit`.
+    """
+
+    def __init__(
+        self,
+        *,
+        algorithms: Sequence[str],
+        key: Any = None,
+        key_resolver: KeyResolver | None = None,
+        audience: str | None = None,
+        verify_audience: bool = True,
+        issuer: str | None = None,
+        leeway: float = 30,
+        claims_mapper: Callable[[Mapping[str, Any], TokenSource], Principal] | None = None,
+    ) -> None:
+        if (key is None) == (key_resolver is None):
+            raise ConfigurationError("JWTVerifier needs exactly one of key and key_resolver")
+        if any(alg.lower() == "none" for alg in algorithms):
+            raise ConfigurationError("MCP_AUTH_JWT_ALGORITHMS must not contain 'none'")
+        if verify_audience and not audience:
+            raise ConfigurationError("MCP_AUTH_JWT_AUDIENCE is required")
+        self.algorithms = list(algorithms)
+        self.key = key
+        self.key_resolver = key_resolver
+        self.audience = audience if verify_audience else None
+        self.issuer = issuer
+        self.leeway = leeway
+        self.claims_mapper = claims_mapper or ClaimsMapper()
+        self._options: dict[str, Any] = {
+            "require": ["exp", "sub"],
+            "verify_aud": verify_audience,
+            "verify_iss": issuer is not None,
+        }
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: AuthSettings,
+        *,
+        rbac: RBACPolicy | None = None,
+        key_resolver: KeyResolver | None = None,
+    ) -> JWTVerifier:
+        key: Any = None
+        if settings.jwt_secret is not None:
+            key = settings.jwt_secret.get_secret_value()
+        elif settings.jwt_public_key is not None:
+            key = load_public_key(settings.public_key_pem() or "", settings.jwt_algorithms)
+        elif key_resolver is None:
+            from .jwks import JWKSClient
+
+            key_resolver = JWKSClient.from_settings(settings)
+        return cls(
+            algorithms=settings.jwt_algorithms,
+            key=key,
+            key_resolver=key_resolver if key is None else None,
+            audience=settings.jwt_audience,
+            verify_audience=settings.jwt_verify_audience,
+            issuer=settings.jwt_issuer,
+            leeway=settings.jwt_leeway_seconds,
+            claims_mapper=ClaimsMapper(
+                rbac=rbac,
+                roles_claim=settings.roles_claim,
+                teams_claim=settings.teams_claim,
+                team_roles_claim=settings.team_roles_claim,
+            ),
+        )
+
+    async def verify(self, credential: Credential) -> Principal:
+        key = self.key
+        header: Mapping[str, Any] | None = None
+        if key is None:
+            header = self._header(credential.token)
+            assert self.key_resolver is not None  # noqa: S101 - guaranteed by __init__
+            key = await self.key_resolver.key_for(header)
+        claims = self.decode(credential.token, key, header)
+        return self.claims_mapper(claims, credential.source)
+
+    def decode(self, token: str, key: Any, header: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The verified claims of `token`; raises `AuthenticationError` for any failure."""
+        try:
+            if header is None:
+                header = self._header(token)
+            if "crit" in header:
+                raise AuthenticationError("Token has unsupported critical header parameters")
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=self.algorithms,
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
+                options=self._options,  # type: ignore[arg-type]
+            )
+        except AuthenticationError:
+            raise
+        except jwt.ExpiredSignatureError:
+            raise AuthenticationError("Token expired") from None
+        except (jwt.InvalidAudienceError, jwt.MissingRequiredClaimError, jwt.InvalidIssuerError) as exc:
+            logger.info(LOG_DECODE_FAILED, type(exc).__name__)
+            raise AuthenticationError("Token not accepted for this resource") from None
+        except Exception as exc:
+            logger.info(LOG_DECODE_FAILED, type(exc).__name__)
+            raise AuthenticationError("Invalid token") from None
+        if self.issuer is not None and claims.get("iss") != self.issuer:
+            raise AuthenticationError("Token not accepted for this resource")
+        return claims
+
+    @staticmethod
+    def _header(token: str) -> Mapping[str, Any]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except Exception:
+            raise AuthenticationError("Invalid token") from None
+        return header
+
+
+def load_public_key(pem: str, algorithms: Sequence[str]) -> Any:
+    """Load a PEM public key once, and check that it suits every configured algorithm."""
+    try:
+        key = load_pem_public_key(pem.encode())
+    except ValueError:
+        raise ConfigurationError("MCP_AUTH_JWT_PUBLIC_KEY is not a PEM public key") from None
+    families = next((fam for kind, fam in _KEY_FAMILIES.items() if isinstance(key, kind)), ())
+    for alg in algorithms:
+        if alg in HMAC_ALGORITHMS or not alg.startswith(families or ("-",)):
+            raise ConfigurationError(f"MCP_AUTH_JWT_ALGORITHMS: {alg} does not fit the key in MCP_AUTH_JWT_PUBLIC_KEY")
+    return key

@@ -1,0 +1,143 @@
+"""The example gateway's MCP server: the real `mcp` SDK (2.3), streamable HTTP, two tools.
+
+Usage from the gateway's `create_app()` (one MCP server per app: the SDK's session manager
+can be run only once)::
+
+    mcp = build_mcp_server()
+    app = FastAPI(lifespan=lambda app: mcp_lifespan(mcp))
+    mount_mcp(app, mcp)                      # endpoint: /mcp/  (POST /mcp gets a 307 to /mcp/)
+    app.add_middleware(MCPAuthMiddleware, ...)
+
+How a tool reaches the HTTP request that carried its message (SDK 2.3):
+`ctx.request_context.request` is the Starlette `Request` the streamable HTTP transport built
+for that POST (`mcp/server/streamable_http.py`, `_message_metadata`; copied onto the context
+by `ServerRunner._make_context` in `mcp/server/runner.py`). It is `None` on stdio.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import TypedDict
+
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+
+from asgi_mcp_auth import current_principal, principal_from
+
+__all__ = [
+    "DEFAULT_ALLOWED_HOSTS",
+    "SERVER_NAME",
+    "ExampleMCPServer",
+    "WhoAmI",
+    "build_mcp_server",
+    "mcp_lifespan",
+    "mount_mcp",
+]
+
+SERVER_NAME = "asgi-mcp-auth example"
+
+#: `Host` values the SDK's DNS-rebinding protection accepts by default here. `"name:*"` means
+#: that host on any port; a bare `"name"` entry is needed for a Host header without a port.
+DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = ("127.0.0.1:*", "localhost:*", "[::1]:*", "127.0.0.1", "localhost")
+
+
+class WhoAmI(TypedDict):
+    """Structured result of the `whoami` tool."""
+
+    sub: str
+    token_source: str
+    scopes: list[str]
+    context_sub: str | None
+    access_token_sub: str | None
+
+
+@dataclass(frozen=True)
+class ExampleMCPServer:
+    """The `MCPServer` together with the one ASGI app (and session manager) built for it.
+
+    `MCPServer.streamable_http_app()` creates a NEW session manager on every call and
+    `server.session_manager` then names the newest one, so it is called exactly once, here.
+    """
+
+    server: MCPServer
+    asgi_app: Starlette
+
+    @property
+    def session_manager(self) -> StreamableHTTPSessionManager:
+        return self.server.session_manager
+
+    def live_sessions(self) -> int:
+        """Open stateful sessions (private SDK attribute `_server_instances`; 0 when stateless)."""
+        return len(self.server.session_manager._server_instances)
+
+
+def _transport_security(allowed_hosts: Sequence[str] | None) -> TransportSecuritySettings:
+    hosts = list(DEFAULT_ALLOWED_HOSTS if allowed_hosts is None else allowed_hosts)
+    # The Origin check only applies to requests that send Origin (browsers); allow the
+    # same hosts over http and https.
+    origins = [f"{scheme}://{host}" for host in hosts for scheme in ("http", "https")]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
+
+
+def build_mcp_server(*, stateless: bool = False, allowed_hosts: list[str] | None = None) -> ExampleMCPServer:
+    """Create the example `MCPServer` with tools `whoami` and `echo`, and its ASGI app.
+
+    `allowed_hosts` are the `Host` header values the SDK's DNS-rebinding protection lets in
+    (`"gw.example.com"`, `"gw.example.com:*"` for any port); default: 127.0.0.1 and localhost
+    on any port. Anything else is answered 421 by the SDK.
+    """
+    server = MCPServer(SERVER_NAME)
+
+    @server.tool()
+    def whoami(ctx: Context) -> WhoAmI:
+        """Who the server thinks is calling: the principal of the HTTP request carrying this call."""
+        request = ctx.request_context.request
+        if not isinstance(request, Request):
+            raise ToolError("whoami needs the HTTP transport")
+        principal = principal_from(request)
+        from_context = current_principal()
+        access_token = get_access_token()
+        return WhoAmI(
+            sub=principal.subject,
+            token_source=str(principal.token_source.value),
+            scopes=sorted(principal.scopes),
+            context_sub=from_context.subject if from_context is not None else None,
+            access_token_sub=access_token.subject if access_token is not None else None,
+        )
+
+    @server.tool()
+    def echo(text: str) -> str:
+        """Return `text` unchanged."""
+        return text
+
+    asgi_app = server.streamable_http_app(
+        streamable_http_path="/",
+        stateless_http=stateless,
+        transport_security=_transport_security(allowed_hosts),
+    )
+    return ExampleMCPServer(server=server, asgi_app=asgi_app)
+
+
+def mount_mcp(app: Starlette, mcp: ExampleMCPServer, path: str = "/mcp") -> None:
+    """Mount the streamable HTTP app at `path`: the endpoint is `path + "/"`.
+
+    A mounted app's own lifespan is NOT run by Starlette; enter `mcp_lifespan(mcp)` from the
+    parent app's lifespan. (FastAPI is a Starlette subclass, so this works for both.)
+    """
+    app.mount(path, mcp.asgi_app)
+
+
+@contextlib.asynccontextmanager
+async def mcp_lifespan(mcp: ExampleMCPServer) -> AsyncIterator[None]:
+    """Run the session manager for the parent app's lifetime (once per server instance)."""
+    async with mcp.session_manager.run():
+        yield
