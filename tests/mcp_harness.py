@@ -80,9 +80,7 @@ def run_uvicorn(
         timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn:{port}", daemon=True
-    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn:{port}", daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + startup_timeout
@@ -126,9 +124,7 @@ class ToolOutcome:
 
 def outcome_of(result: mcp_types.CallToolResult) -> ToolOutcome:
     texts = [part.text for part in result.content if isinstance(part, mcp_types.TextContent)]
-    return ToolOutcome(
-        structured=result.structured_content, text="".join(texts), is_error=bool(result.is_error)
-    )
+    return ToolOutcome(structured=result.structured_content, text="".join(texts), is_error=bool(result.is_error))
 
 
 class SwitchableBearer(httpx2.Auth):

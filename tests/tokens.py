@@ -1,0 +1,61 @@
+"""Keys, tokens and settings shared by the tests (real keys, generated per session)."""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from asgi_mcp_auth import AuthSettings
+
+SECRET = "test-secret-0123456789-abcdefghijklmnop"
+OTHER_SECRET = "another-secret-0123456789-abcdefghijklm"
+AUDIENCE = "https://gw.example.com/mcp"
+ISSUER = "https://idp.example.com"
+
+
+def settings(**overrides: Any) -> AuthSettings:
+    values: dict[str, Any] = {"jwt_secret": SECRET, "jwt_audience": AUDIENCE}
+    values.update(overrides)
+    return AuthSettings(**values)
+
+
+def claims(sub: str = "alice", **extra: Any) -> dict[str, Any]:
+    now = int(time.time())
+    values: dict[str, Any] = {"sub": sub, "aud": AUDIENCE, "iat": now, "exp": now + 600}
+    values.update(extra)
+    return {key: value for key, value in values.items() if value is not ...}
+
+
+def token(
+    sub: str = "alice",
+    *,
+    key: Any = SECRET,
+    algorithm: str = "HS256",
+    headers: dict[str, Any] | None = None,
+    **extra: Any,
+) -> str:
+    """A signed token; pass `claim=...` (Ellipsis) to leave a default claim out."""
+    return jwt.encode(claims(sub, **extra), key, algorithm=algorithm, headers=headers)
+
+
+@cache
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@cache
+def ec_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def public_pem(private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
+    return (
+        private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
