@@ -135,7 +135,7 @@ class Authenticator:
 
     def is_public(self, path: str) -> bool:
         """Exact match (a trailing slash aside); a path with dot segments is never public."""
-        if "/." in path or "\\" in path:
+        if "\\" in path or any(segment in (".", "..") for segment in path.split("/")):
             return False
         return (path.rstrip("/") or "/") in self.public_paths
 

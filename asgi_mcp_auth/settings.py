@@ -23,6 +23,8 @@ PUBLIC_KEY_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES256K", "ES384", "ES512", "EdDSA"}
 )
 MIN_SECRET_BYTES = 32
+# RFC 7518 §3.2: an HMAC key at least as long as the hash output.
+_HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -119,8 +121,11 @@ class AuthSettings(BaseSettings):
         if self.jwt_secret is not None:
             if not algorithms <= HMAC_ALGORITHMS:
                 raise ConfigurationError(f"{ENV_PREFIX}JWT_SECRET needs HS256, HS384 or HS512 in JWT_ALGORITHMS")
-            if len(self.jwt_secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
-                raise ConfigurationError(f"{ENV_PREFIX}JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+            needed = max(MIN_SECRET_BYTES, *(_HMAC_KEY_BYTES[alg] for alg in algorithms))
+            if len(self.jwt_secret.get_secret_value().encode()) < needed:
+                raise ConfigurationError(
+                    f"{ENV_PREFIX}JWT_SECRET must be at least {needed} bytes for {', '.join(sorted(algorithms))}"
+                )
         elif not algorithms <= PUBLIC_KEY_ALGORITHMS:
             which = "JWT_PUBLIC_KEY" if self.jwt_public_key is not None else "JWKS_URL"
             raise ConfigurationError(f"{ENV_PREFIX}{which} needs public-key algorithms in JWT_ALGORITHMS")
@@ -150,7 +155,7 @@ class AuthSettings(BaseSettings):
         if value.startswith("-----BEGIN"):
             return value
         try:
-            return Path(value).read_text()
+            return Path(value).read_text().strip()
         except OSError:
             raise ConfigurationError(f"{ENV_PREFIX}JWT_PUBLIC_KEY is neither PEM text nor a readable file") from None
 

@@ -35,6 +35,9 @@ _KEY_FAMILIES: Mapping[type[Any], tuple[str, ...]] = {
 }
 
 
+_TIME_CLAIMS = ("exp", "nbf", "iat")
+
+
 @runtime_checkable
 class TokenVerifier(Protocol):
     """Turns a credential into a `Principal`, or raises `AuthenticationError`."""
@@ -221,6 +224,11 @@ class JWTVerifier:
             raise AuthenticationError("Invalid token") from None
         if self.issuer is not None and claims.get("iss") != self.issuer:
             raise AuthenticationError("Token not accepted for this resource")
+        for name in _TIME_CLAIMS:
+            # PyJWT accepts numeric strings; RFC 7519 NumericDate is a JSON number, and the
+            # verified-token cache relies on `exp` being one.
+            if name in claims and (not isinstance(claims[name], int | float) or isinstance(claims[name], bool)):
+                raise AuthenticationError("Invalid token")
         return claims
 
     @staticmethod

@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from asgi_mcp_auth import AuthSettings
 
-SECRET = "test-secret-0123456789-abcdefghijklmnop"
-OTHER_SECRET = "another-secret-0123456789-abcdefghijklm"
+SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz-0123456789-ABCD"
+OTHER_SECRET = "another-secret-0123456789-abcdefghijklmnopqrstuvwxyz-0123456789-AB"
 AUDIENCE = "https://gw.example.com/mcp"
 ISSUER = "https://idp.example.com"
 
