@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from typing import Any
@@ -10,30 +9,26 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from tokens import AUDIENCE, ISSUER, OTHER_SECRET, SECRET, claims, ec_key, public_pem, rsa_key, settings, token
+from tokens import (
+    AUDIENCE,
+    ISSUER,
+    OTHER_SECRET,
+    SECRET,
+    b64url,
+    claims,
+    ec_key,
+    forge,
+    public_pem,
+    rsa_key,
+    settings,
+    token,
+    unsigned,
+)
 
 from asgi_mcp_auth import AuthenticationError, Credential, JWTVerifier, Principal, TokenSource
 from asgi_mcp_auth.verify import ClaimsMapper
 
 pytestmark = pytest.mark.anyio
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unsigned(header: dict[str, Any], payload: Any) -> str:
-    return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}."
-
-
-def _forged(header: dict[str, Any], payload: Any, secret: str = SECRET) -> str:
-    """A token with any header and payload, HMAC-signed with `secret` (PyJWT would refuse to build some)."""
-    import hashlib
-    import hmac
-
-    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}"
-    signature = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{_b64(signature)}"
 
 
 def hs_verifier(**options: Any) -> JWTVerifier:
@@ -112,29 +107,29 @@ def _refused_tokens() -> list[tuple[str, Any]]:
     now = int(time.time())
     return [
         ("wrong key", lambda: token(key=OTHER_SECRET)),
-        ("alg none", lambda: _unsigned({"alg": "none", "typ": "JWT"}, claims())),
-        ("alg None", lambda: _unsigned({"alg": "None", "typ": "JWT"}, claims())),
-        ("alg missing", lambda: _forged({"typ": "JWT"}, claims())),
+        ("alg none", lambda: unsigned({"alg": "none", "typ": "JWT"}, claims())),
+        ("alg None", lambda: unsigned({"alg": "None", "typ": "JWT"}, claims())),
+        ("alg missing", lambda: forge({"typ": "JWT"}, claims())),
         ("alg not allowed", lambda: token(algorithm="HS512")),
         ("expired beyond leeway", lambda: token(exp=now - 31, iat=now - 600)),
         ("missing exp", lambda: token(exp=...)),
         ("missing sub", lambda: jwt.encode({"aud": AUDIENCE, "exp": now + 60}, SECRET)),
         ("empty sub", lambda: token("")),
-        ("sub not a string", lambda: _forged({"alg": "HS256"}, {**claims(), "sub": 42})),
+        ("sub not a string", lambda: forge({"alg": "HS256"}, {**claims(), "sub": 42})),
         ("wrong aud", lambda: token(aud="https://other.example.com/mcp")),
         ("missing aud", lambda: token(aud=...)),
         ("aud superstring", lambda: token(aud=AUDIENCE + "x")),
         ("crit header", lambda: token(headers={"crit": ["exp"], "exp": 1})),
-        ("exp as list", lambda: _forged({"alg": "HS256"}, {**claims(), "exp": [now + 60]})),
-        ("exp as object", lambda: _forged({"alg": "HS256"}, {**claims(), "exp": {"t": now + 60}})),
-        ("exp as null", lambda: _forged({"alg": "HS256"}, {**claims(), "exp": None})),
-        ("exp as string", lambda: _forged({"alg": "HS256"}, {**claims(), "exp": str(now + 60)})),
-        ("iat malformed", lambda: _forged({"alg": "HS256"}, {**claims(), "iat": "yesterday"})),
+        ("exp as list", lambda: forge({"alg": "HS256"}, {**claims(), "exp": [now + 60]})),
+        ("exp as object", lambda: forge({"alg": "HS256"}, {**claims(), "exp": {"t": now + 60}})),
+        ("exp as null", lambda: forge({"alg": "HS256"}, {**claims(), "exp": None})),
+        ("exp as string", lambda: forge({"alg": "HS256"}, {**claims(), "exp": str(now + 60)})),
+        ("iat malformed", lambda: forge({"alg": "HS256"}, {**claims(), "iat": "yesterday"})),
         ("nbf in the future", lambda: token(nbf=now + 600)),
-        ("payload is a list", lambda: _forged({"alg": "HS256"}, [claims()])),
-        ("payload is a string", lambda: _forged({"alg": "HS256"}, "alice")),
-        ("header is a list", lambda: f"{_b64(b'[1]')}.{_b64(json.dumps(claims()).encode())}.c2ln"),
-        ("deeply nested header", lambda: _b64(NESTED_HEADER) + ".e30.c2ln"),
+        ("payload is a list", lambda: forge({"alg": "HS256"}, [claims()])),
+        ("payload is a string", lambda: forge({"alg": "HS256"}, "alice")),
+        ("header is a list", lambda: f"{b64url(b'[1]')}.{b64url(json.dumps(claims()).encode())}.c2ln"),
+        ("deeply nested header", lambda: b64url(NESTED_HEADER) + ".e30.c2ln"),
         ("garbage", lambda: "abc.def.ghi"),
         ("two segments", lambda: "abc.def"),
         ("not base64", lambda: "!!!.@@@.###"),
@@ -153,7 +148,7 @@ async def test_refused_tokens_raise_authentication_error_never_anything_else(cas
 async def test_hs256_token_signed_with_the_public_key_is_refused_by_an_rsa_verifier() -> None:
     pem = public_pem(rsa_key())
     verifier = JWTVerifier.from_settings(settings(jwt_secret=None, jwt_public_key=pem, jwt_algorithms="RS256"))
-    confused = _forged({"alg": "HS256", "typ": "JWT"}, claims(), secret=pem)
+    confused = forge({"alg": "HS256", "typ": "JWT"}, claims(), secret=pem)
 
     with pytest.raises(AuthenticationError):
         await verify(verifier, confused)
@@ -170,7 +165,7 @@ async def test_issuer_is_compared_exactly() -> None:
 
     assert (await verify(verifier, token(iss=ISSUER))).issuer == ISSUER
     for wrong in (ISSUER + "/", ISSUER.upper(), ISSUER[:-1], [ISSUER], None):
-        raw = _forged({"alg": "HS256"}, {**claims(), "iss": wrong}) if wrong is not None else token()
+        raw = forge({"alg": "HS256"}, {**claims(), "iss": wrong}) if wrong is not None else token()
         with pytest.raises(AuthenticationError):
             await verify(verifier, raw)
 
