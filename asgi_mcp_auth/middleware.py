@@ -40,7 +40,12 @@ WS_POLICY_VIOLATION = 1008
 
 class BodyTooLarge(InvalidRequest):
     status_code = 413
+    error_code = None  # no credential would change the answer: no challenge
     default_message = "Request body too large to authorize"
+
+
+class _ClientDisconnected(Exception):
+    """The client went away before its whole body arrived: there is no one to answer."""
 
 
 class MCPAuthMiddleware:
@@ -56,7 +61,7 @@ class MCPAuthMiddleware:
         verifier: TokenVerifier | None = None,
         rbac: RBACPolicy | None = None,
         is_revoked: RevocationCheck | None = None,
-        method_permissions: Mapping[str, str] | MethodPermissions | None = None,
+        method_permissions: Mapping[str, str | None] | MethodPermissions | None = None,
     ) -> None:
         self.app = app
         if authenticator is None:
@@ -70,8 +75,12 @@ class MCPAuthMiddleware:
         self.max_body_bytes = self.settings.mcp_max_body_bytes if self.settings else 1_048_576
         if isinstance(method_permissions, MethodPermissions):
             self.method_permissions = method_permissions
-        else:
+        elif method_permissions is not None:
             self.method_permissions = MethodPermissions(method_permissions)
+        else:
+            self.method_permissions = MethodPermissions.from_json(
+                self.settings.mcp_method_permissions if self.settings else None
+            )
         set_default_authenticator(authenticator)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -91,6 +100,8 @@ class MCPAuthMiddleware:
                 receive = _replay(body, receive)
         except AuthError as error:
             await self._refuse(error, scope, receive, send, body, is_mcp, headers)
+            return
+        except _ClientDisconnected:
             return
         except Exception:
             # Logged with its traceback, answered without it: the app is not called.
@@ -153,7 +164,7 @@ class MCPAuthMiddleware:
         if body is None:
             try:
                 body = await _read_body(receive, ERROR_ID_BODY_LIMIT, headers)
-            except (BodyTooLarge, OSError):
+            except (BodyTooLarge, _ClientDisconnected, OSError):
                 return None
         return request_id_of(body[:ERROR_ID_BODY_LIMIT])
 
@@ -168,7 +179,7 @@ async def _read_body(receive: Receive, limit: int, headers: Headers) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise _ClientDisconnected()
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

@@ -65,6 +65,7 @@ class AuthSettings(BaseSettings):
     public_paths: CommaList = Field(default_factory=lambda: ["/health", "/.well-known/oauth-protected-resource"])
     mcp_paths: CommaList = Field(default_factory=lambda: ["/mcp"])
     mcp_max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    mcp_method_permissions: str | None = None  # JSON object: method -> permission, laid over the defaults
     resource_metadata_url: str | None = None
 
     # Identity and permissions.
@@ -145,7 +146,17 @@ class AuthSettings(BaseSettings):
                 raise ConfigurationError(f"{ENV_PREFIX}PUBLIC_PATHS and MCP_PATHS entries start with '/': {path!r}")
         if not self.cookie_name or not self.header_name:
             raise ConfigurationError(f"{ENV_PREFIX}COOKIE_NAME and {ENV_PREFIX}HEADER_NAME must not be empty")
+        self._validate_permissions()
         return self
+
+    def _validate_permissions(self) -> None:
+        # Parsed here so a malformed policy or method map fails at start-up, naming its fault.
+        from .mcp_methods import MethodPermissions
+        from .rbac import RBACPolicy
+
+        if self.rbac_policy is not None:
+            RBACPolicy.from_source(self.rbac_policy)
+        MethodPermissions.from_json(self.mcp_method_permissions)
 
     def public_key_pem(self) -> str | None:
         """The PEM text of `JWT_PUBLIC_KEY`, read from a file when the value is a path."""
