@@ -1,9 +1,7 @@
 """Test helpers (not a test module): a real uvicorn server and real MCP clients.
 
-- `run_uvicorn(app)`: serve an ASGI app on 127.0.0.1:<free port> in a background thread
-  (its own event loop); a sync context manager yielding the base URL. From async tests it
-  may be used directly (startup/shutdown block the test's loop for a moment, which is
-  harmless because the server runs on another thread) or through `arun_uvicorn(app)`.
+- `live_server(app)`: `LiveServer` (real uvicorn on 127.0.0.1) as an async context manager
+  yielding the base URL; sync tests use `LiveServer` itself.
 - `call_tool_once(url, token, name, args)`: the SDK client (`streamable_http_client` +
   `ClientSession`), one fresh session, one `tools/call`.
 - `sdk_session(url, token)`: an initialized SDK `ClientSession` plus a `SwitchableBearer`
@@ -19,10 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
-import threading
-import time
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +25,7 @@ import anyio
 import httpx
 import httpx2
 import mcp_types
-import uvicorn
+from live_server import LiveServer
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
@@ -42,10 +37,9 @@ __all__ = [
     "RawResponse",
     "SwitchableBearer",
     "ToolOutcome",
-    "arun_uvicorn",
     "call_tool_once",
+    "live_server",
     "outcome_of",
-    "run_uvicorn",
     "sdk_session",
 ]
 
@@ -58,56 +52,21 @@ HANDSHAKE_VERSION = "2025-11-25"
 # --------------------------------------------------------------------------- uvicorn
 
 
-@contextlib.contextmanager
-def run_uvicorn(
-    app: ASGIApp, *, host: str = "127.0.0.1", startup_timeout: float = 10.0, shutdown_timeout: float = 10.0
-) -> Iterator[str]:
-    """Serve `app` with uvicorn in a daemon thread; yield `http://127.0.0.1:<port>`.
-
-    The app's lifespan runs (startup must succeed, or this raises). The socket is bound
-    before the thread starts, so there is no race for the port.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    port: int = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        lifespan="on",
-        log_level="warning",
-        access_log=False,
-        # Open SSE streams (the client's standalone GET) would otherwise hold shutdown.
-        timeout_graceful_shutdown=2,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=f"uvicorn:{port}", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("uvicorn exited during startup (see the log for the lifespan error)")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"uvicorn did not start within {startup_timeout}s")
-            time.sleep(0.01)
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(shutdown_timeout)
-        sock.close()
-        if thread.is_alive():  # pragma: no cover - diagnostic only
-            raise RuntimeError("uvicorn did not shut down in time")
-
-
 @contextlib.asynccontextmanager
-async def arun_uvicorn(app: ASGIApp, *, host: str = "127.0.0.1") -> AsyncIterator[str]:
-    """`run_uvicorn` for async tests, without blocking the test's event loop."""
-    cm = run_uvicorn(app, host=host)
-    url = await anyio.to_thread.run_sync(cm.__enter__)
+async def live_server(app: ASGIApp, **config: Any) -> AsyncIterator[str]:
+    """`LiveServer` for async tests: real uvicorn on 127.0.0.1 (its own thread and event loop),
+    started and stopped in a worker thread so the test's loop is never blocked. Yields the base URL.
+
+    Open SSE streams (the client's standalone GET) must not hold shutdown for long, hence the
+    short graceful-shutdown timeout.
+    """
+    config.setdefault("timeout_graceful_shutdown", 2)
+    server = LiveServer(app, **config)
+    url = await anyio.to_thread.run_sync(server.start)
     try:
         yield url
     finally:
-        await anyio.to_thread.run_sync(cm.__exit__, None, None, None)
+        await anyio.to_thread.run_sync(server.stop)
 
 
 # --------------------------------------------------------------------------- SDK client
@@ -149,12 +108,14 @@ async def sdk_session(
     *,
     extra_headers: Mapping[str, str] | None = None,
     http_timeout: float = 30.0,
+    transport: httpx2.AsyncBaseTransport | None = None,
 ) -> AsyncGenerator[tuple[ClientSession, SwitchableBearer], None]:
     """An initialized SDK `ClientSession` (stateful, handshake era) against `url` (e.g. `<base>/mcp/`).
 
     Headers: pass a pre-configured `httpx2.AsyncClient` to `streamable_http_client(...,
     http_client=...)`; that is the SDK's only way. Per-request changes go through the client's
-    auth (here `SwitchableBearer`) or by mutating `http_client.headers`.
+    auth (here `SwitchableBearer`) or by mutating `http_client.headers`. `transport` replaces
+    the network, e.g. `in_process_transport(app)`.
     """
     auth = SwitchableBearer(token)
     refused: MCPError | None = None
@@ -163,6 +124,7 @@ async def sdk_session(
             auth=auth,
             headers=dict(extra_headers or {}),
             timeout=httpx2.Timeout(http_timeout, read=http_timeout),
+            transport=transport,
         ) as http_client,
         streamable_http_client(url, http_client=http_client) as (read_stream, write_stream),
         ClientSession(read_stream, write_stream) as session,
@@ -180,7 +142,12 @@ async def sdk_session(
 
 
 async def call_tool_once(
-    url: str, token: str | None, name: str, arguments: dict[str, Any] | None = None
+    url: str,
+    token: str | None,
+    name: str,
+    arguments: dict[str, Any] | None = None,
+    *,
+    transport: httpx2.AsyncBaseTransport | None = None,
 ) -> ToolOutcome:
     """Open a session with `Authorization: Bearer <token>`, call one tool, close the session.
 
@@ -189,7 +156,7 @@ async def call_tool_once(
     response" (404 after a session exists: -32600 "Session terminated").
     """
     refused: MCPError | None = None
-    async with sdk_session(url, token) as (session, _auth):
+    async with sdk_session(url, token, transport=transport) as (session, _auth):
         try:
             return outcome_of(await session.call_tool(name, arguments or {}))
         except MCPError as exc:

@@ -2,7 +2,14 @@
 
 With it, `scope["user"]` is an instance of the SDK's `AuthenticatedUser` carrying an
 `AccessToken`, so the SDK's session-to-credential binding and `get_access_token()` work with no
-extra code, and the SDK's own `auth_context_var` is set for each request.
+extra code, and the SDK's own `auth_context_var` is set (and reset) for each request.
+Without it, `scope["user"]` is a plain `PrincipalUser`; nothing here imports `mcp` eagerly.
+
+The SDK binds a stateful session to `(client_id, claims["iss"], subject)` of the user that
+opened it and answers 404 to any other triple. So `client_id` must be stable per client, never
+per token: it is the token's `client_id` or `azp` claim, else the subject. A refreshed token
+(or one with other scopes) for the same client and subject keeps its sessions; another
+subject, issuer or client gets 404, exactly as for an unknown session.
 """
 
 from __future__ import annotations
@@ -36,7 +43,13 @@ def make_user(principal: Principal, token: str | None) -> BaseUser:
 if HAS_MCP:
 
     class MCPPrincipalUser(_AuthenticatedUser):
-        """The SDK's `AuthenticatedUser`, carrying our `Principal` as `.principal`."""
+        """The SDK's `AuthenticatedUser`, carrying our `Principal` as `.principal`.
+
+        Its `access_token` (an SDK `AccessToken`) holds the bearer token string (empty for a
+        custom authenticator), `client_id` as described in the module docstring, the token's
+        OAuth `scopes` as granted (`request.auth.scopes` holds the effective permissions),
+        `expires_at`, `subject`, `resource` (the first audience) and the claims with `iss`.
+        """
 
         def __init__(self, principal: Principal, token: str | None) -> None:
             claims: dict[str, Any] = dict(principal.claims)
@@ -45,7 +58,7 @@ if HAS_MCP:
             access_token = _AccessToken(
                 token=token or "",
                 client_id=principal.client_id or principal.subject,
-                scopes=sorted(principal.permissions),
+                scopes=sorted(principal.scopes),
                 expires_at=principal.expires_at,
                 resource=principal.audience[0] if principal.audience else None,
                 subject=principal.subject,
@@ -74,5 +87,6 @@ def set_sdk_user(user: BaseUser) -> Token[Any] | None:
 
 
 def reset_sdk_user(token: Token[Any] | None) -> None:
+    """Undo `set_sdk_user` (a None token, from a non-SDK user, is a no-op)."""
     if token is not None:
         _auth_context_var.reset(token)

@@ -3,20 +3,34 @@
 Usage from the gateway's `create_app()` (one MCP server per app: the SDK's session manager
 can be run only once)::
 
-    mcp = build_mcp_server()
+    mcp = build_mcp_server()                 # stateful; stateless=True or EXAMPLE_MCP_STATELESS=1
     app = FastAPI(lifespan=lambda app: mcp_lifespan(mcp))
     mount_mcp(app, mcp)                      # endpoint: /mcp/  (POST /mcp gets a 307 to /mcp/)
     app.add_middleware(MCPAuthMiddleware, ...)
 
-How a tool reaches the HTTP request that carried its message (SDK 2.3):
-`ctx.request_context.request` is the Starlette `Request` the streamable HTTP transport built
-for that POST (`mcp/server/streamable_http.py`, `_message_metadata`; copied onto the context
-by `ServerRunner._make_context` in `mcp/server/runner.py`). It is `None` on stdio.
+How a tool handler reads its caller (three views of ONE identity, all per request):
+
+    @server.tool()
+    def whoami(ctx: Context) -> ...:
+        principal = principal_from(ctx.request_context.request)   # the Principal of THIS call
+
+- `principal_from(ctx.request_context.request)` is the one to use. `ctx.request_context.request`
+  is the Starlette `Request` of the HTTP POST that carried this `tools/call` (the transport
+  builds it per POST; `ServerRunner._make_context` in `mcp/server/runner.py` copies it onto the
+  context), and `MCPAuthMiddleware` stored the principal in its scope. In a stateful session
+  whose requests carry different tokens (a refreshed token, narrower scopes) it is always the
+  token of the current call. It is `None` on stdio, where there is no HTTP request.
+- `current_principal()` reads the middleware's ContextVar. With SDK 2.x it is the same
+  principal, because the transport runs each message's handler in a copy of the context of the
+  request that posted it; code that cannot reach the request may use it.
+- `get_access_token()` (the SDK's) returns the `AccessToken` the middleware derived from the same
+  principal (`subject`, `client_id`, OAuth `scopes`, `claims`), also per request.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
@@ -34,14 +48,19 @@ from asgi_mcp_auth import current_principal, principal_from
 __all__ = [
     "DEFAULT_ALLOWED_HOSTS",
     "SERVER_NAME",
+    "STATELESS_ENV",
     "ExampleMCPServer",
     "WhoAmI",
     "build_mcp_server",
     "mcp_lifespan",
     "mount_mcp",
+    "stateless_from_env",
 ]
 
 SERVER_NAME = "asgi-mcp-auth example"
+
+#: Environment variable that makes `build_mcp_server()` stateless when `stateless` is not given.
+STATELESS_ENV = "EXAMPLE_MCP_STATELESS"
 
 #: `Host` values the SDK's DNS-rebinding protection accepts by default here. `"name:*"` means
 #: that host on any port; a bare `"name"` entry is needed for a Host header without a port.
@@ -68,6 +87,7 @@ class ExampleMCPServer:
 
     server: MCPServer
     asgi_app: Starlette
+    stateless: bool = False
 
     @property
     def session_manager(self) -> StreamableHTTPSessionManager:
@@ -83,32 +103,47 @@ def _transport_security(allowed_hosts: Sequence[str] | None) -> TransportSecurit
     # The Origin check only applies to requests that send Origin (browsers); allow the
     # same hosts over http and https.
     origins = [f"{scheme}://{host}" for host in hosts for scheme in ("http", "https")]
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
-    )
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
 
 
-def build_mcp_server(*, stateless: bool = False, allowed_hosts: list[str] | None = None) -> ExampleMCPServer:
+def stateless_from_env() -> bool:
+    """`EXAMPLE_MCP_STATELESS`: `1`, `true`, `yes` or `on` (any case) mean stateless."""
+    return os.environ.get(STATELESS_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def build_mcp_server(*, stateless: bool | None = None, allowed_hosts: list[str] | None = None) -> ExampleMCPServer:
     """Create the example `MCPServer` with tools `whoami` and `echo`, and its ASGI app.
+
+    Stateful (sessions with an `mcp-session-id`) unless `stateless=True`, or `stateless` is not
+    given and `EXAMPLE_MCP_STATELESS` is set (see `stateless_from_env`).
 
     `allowed_hosts` are the `Host` header values the SDK's DNS-rebinding protection lets in
     (`"gw.example.com"`, `"gw.example.com:*"` for any port); default: 127.0.0.1 and localhost
     on any port. Anything else is answered 421 by the SDK.
     """
+    if stateless is None:
+        stateless = stateless_from_env()
     server = MCPServer(SERVER_NAME)
 
     @server.tool()
     def whoami(ctx: Context) -> WhoAmI:
-        """Who the server thinks is calling: the principal of the HTTP request carrying this call."""
+        """Who the server thinks is calling: the principal of the HTTP request carrying this call.
+
+        `sub`, `token_source` and `scopes` come from `principal_from(request)`; `context_sub` is
+        what `current_principal()` says and `access_token_sub` what the SDK's
+        `get_access_token()` says, reported separately so a disagreement would show.
+        """
         request = ctx.request_context.request
         if not isinstance(request, Request):
             raise ToolError("whoami needs the HTTP transport")
         principal = principal_from(request)
+        if principal is None:
+            raise ToolError("This request is not authenticated")
         from_context = current_principal()
         access_token = get_access_token()
         return WhoAmI(
             sub=principal.subject,
-            token_source=str(principal.token_source.value),
+            token_source=principal.token_source.value,
             scopes=sorted(principal.scopes),
             context_sub=from_context.subject if from_context is not None else None,
             access_token_sub=access_token.subject if access_token is not None else None,
@@ -124,7 +159,7 @@ def build_mcp_server(*, stateless: bool = False, allowed_hosts: list[str] | None
         stateless_http=stateless,
         transport_security=_transport_security(allowed_hosts),
     )
-    return ExampleMCPServer(server=server, asgi_app=asgi_app)
+    return ExampleMCPServer(server=server, asgi_app=asgi_app, stateless=stateless)
 
 
 def mount_mcp(app: Starlette, mcp: ExampleMCPServer, path: str = "/mcp") -> None:
