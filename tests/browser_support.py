@@ -3,7 +3,7 @@
 This is a pytest *plugin module*, not a test file.  It provides:
 
 * :func:`find_chromium` -- locate a Chromium binary (never downloads one).
-* Fixtures ``chromium_browser`` (session scope, sync Playwright ``Browser``)
+* Fixtures ``chromium_browser`` (module scope, sync Playwright ``Browser``)
   and ``page`` (a fresh ``BrowserContext`` + ``Page`` per test, screenshot
   saved to ``test-artifacts/<test name>.png`` when the test fails).
 * The hook :func:`pytest_runtest_makereport`, which records each phase's
@@ -161,9 +161,15 @@ def _test_failed(item: pytest.Item) -> bool:
     return any(rep.failed for when, rep in reports.items() if when in ("setup", "call"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[Browser]:
-    """A headless Chromium (Debian's binary) shared by the whole session."""
+    """A headless Chromium (Debian's binary) shared by the tests of one module.
+
+    Module scope, not session: while the sync Playwright API is open it leaves its event loop
+    marked as running in the main thread, and every later asyncio/anyio test would fail with
+    "Runner.run() cannot be called from a running event loop". Keep browser tests in modules of
+    their own.
+    """
     executable = find_chromium()
     if executable is None:
         env_path = os.environ.get("CHROMIUM_PATH")
