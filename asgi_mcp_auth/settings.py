@@ -147,7 +147,17 @@ class AuthSettings(BaseSettings):
         if not self.cookie_name or not self.header_name:
             raise ConfigurationError(f"{ENV_PREFIX}COOKIE_NAME and {ENV_PREFIX}HEADER_NAME must not be empty")
         self._validate_permissions()
+        self._validate_origins()
         return self
+
+    def _validate_origins(self) -> None:
+        from .browser import BrowserPolicy  # the browser policy owns what an origin setting may be
+
+        BrowserPolicy(
+            origin_paths=self.browser_origin_paths,
+            public_origin=self.public_origin,
+            trusted_origins=self.trusted_origins,
+        )
 
     def _validate_permissions(self) -> None:
         # Parsed here so a malformed policy or method map fails at start-up, naming its fault.

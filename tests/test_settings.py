@@ -150,10 +150,13 @@ def test_public_key_that_does_not_fit_the_algorithms_fails_when_the_middleware_i
 
 @pytest.mark.parametrize("origin", ["gw.example.com", "https://gw.example.com/admin", "ftp://gw.example.com"])
 def test_public_origin_must_be_an_origin(origin: str) -> None:
-    settings = AuthSettings(jwt_secret=SECRET, jwt_audience=AUDIENCE, public_origin=origin)
-
     with pytest.raises(ConfigurationError, match="MCP_AUTH_PUBLIC_ORIGIN"):
-        MCPAuthMiddleware(_app, settings=settings)
+        AuthSettings(jwt_secret=SECRET, jwt_audience=AUDIENCE, public_origin=origin)
+
+
+def test_trusted_origins_must_be_origins() -> None:
+    with pytest.raises(ConfigurationError, match="MCP_AUTH_TRUSTED_ORIGINS"):
+        AuthSettings(jwt_secret=SECRET, jwt_audience=AUDIENCE, trusted_origins="https://ok.example,evil")
 
 
 def test_middleware_without_any_configuration_refuses_to_start() -> None:
