@@ -13,7 +13,7 @@ import posixpath
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.authentication import AuthCredentials, BaseUser
 from starlette.datastructures import Headers
@@ -24,13 +24,14 @@ from .browser import BrowserPolicy
 from .cache import TokenCache
 from .errors import AuthenticationError, CredentialsMissing
 from .integrations.mcp import make_user
+from .jwks import JWKSClient
 from .precedence import Credential, PrecedencePolicy
 from .principal import AuthResult, Principal, TokenSource
 from .rbac import RBACPolicy
 from .settings import AuthSettings
 from .verify import JWTVerifier, TokenVerifier
 
-__all__ = ["AuthenticateCallable", "Authenticator", "Identity", "RevocationCheck"]
+__all__ = ["AuthenticateCallable", "Authenticator", "Identity", "PathKind", "RevocationCheck"]
 
 logger = logging.getLogger("asgi_mcp_auth.authenticator")
 
@@ -40,7 +41,16 @@ AuthenticateCallable = Callable[[HTTPConnection], Awaitable[object]]
 RevocationCheck = Callable[[Principal], "bool | Awaitable[bool]"]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PATH_MEMO_SIZE = 4096
+_PATH_MEMO_MAX_CHARS = 256
 _MAX_ERROR_CHARS = 200
+
+
+class PathKind(NamedTuple):
+    """How the middleware treats a request path."""
+
+    public: bool  # no credential needed
+    mcp: bool  # a JSON-RPC endpoint: permission checks per method, JSON-RPC error bodies
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +101,14 @@ class Authenticator:
         self.rbac = rbac or RBACPolicy()
         self.public_paths = frozenset(path.rstrip("/") or "/" for path in public_paths)
         self.mcp_paths = tuple(_clean_path(path).rstrip("/") for path in mcp_paths)
+        self._path_kinds: dict[str, PathKind] = {}
         self.is_revoked = is_revoked
         self.settings = settings
         self.cache: TokenCache[tuple[TokenSource, str], Identity] = TokenCache(maxsize=cache_size, ttl=cache_ttl)
+        jwks = self._jwks_client()
+        if jwks is not None:
+            # A key the identity provider withdrew must not keep its tokens alive in the cache.
+            jwks.on_keys_removed(self.invalidate_all)
 
     @classmethod
     def from_settings(
@@ -144,17 +159,33 @@ class Authenticator:
         cleaned = _clean_path(path)
         return any(cleaned == mcp or cleaned.startswith(mcp + "/") for mcp in self.mcp_paths)
 
+    def classify(self, path: str) -> PathKind:
+        """`is_public(path)` and `is_mcp_path(path)` together, remembered for short paths: the
+        per-request fast path (both are pure functions of the path and the configuration)."""
+        kind = self._path_kinds.get(path)
+        if kind is None:
+            kind = PathKind(self.is_public(path), self.is_mcp_path(path))
+            if len(path) <= _PATH_MEMO_MAX_CHARS:
+                if len(self._path_kinds) >= _PATH_MEMO_SIZE:
+                    self._path_kinds.clear()  # many distinct paths (a scan): start over, stay bounded
+                self._path_kinds[path] = kind
+        return kind
+
     async def authenticate(self, scope: Scope, headers: Headers | None = None) -> Identity | None:
         """The identity of the request in `scope`; None for a public path.
 
         Raises an `AuthError` subclass for every refusal. Only an explicit success returns.
         """
-        if self.is_public(scope["path"]):
+        if self.classify(scope["path"]).public:
             return None
         if self.custom_authenticate is not None:
             identity = await self._custom(scope)
         else:
-            identity = await self._verified(scope, headers)
+            key = self.policy.locate(scope, headers)
+            if key is None:
+                raise CredentialsMissing()
+            cached = self.cache.get(key)
+            identity = cached if cached is not None else await self._verified(key)
         if self.is_revoked is not None:
             revoked = self.is_revoked(identity.principal)
             if inspect.isawaitable(revoked):
@@ -179,17 +210,29 @@ class Authenticator:
         for source in TokenSource:
             self.cache.discard((source, token))
 
-    async def _verified(self, scope: Scope, headers: Headers | None) -> Identity:
-        credential = self.policy.select(scope, headers)
-        if credential is None:
-            raise CredentialsMissing()
-        key = (credential.source, credential.token)
-        identity = self.cache.get(key)
-        if identity is None:
-            assert self.verifier is not None  # noqa: S101 - guaranteed by __init__
-            principal = await self.verifier.verify(credential)
-            identity = self._identity(principal, credential)
-            self.cache.put(key, identity, expires_at=principal.expires_at)
+    def invalidate_all(self) -> None:
+        """Forget every verified token: each is verified again at its next use."""
+        self.cache.clear()
+
+    async def prefetch(self) -> None:
+        """Load verification keys from the network now (the JWKS, when `JWKS_URL` is set), so
+        the first request does not wait for them; a no-op for other verifiers. Call it from the
+        application's lifespan. Raises `jwks.JWKSError` when the fetch fails."""
+        jwks = self._jwks_client()
+        if jwks is not None:
+            await jwks.prefetch()
+
+    def _jwks_client(self) -> JWKSClient | None:
+        resolver = getattr(self.verifier, "key_resolver", None)
+        return resolver if isinstance(resolver, JWKSClient) else None
+
+    async def _verified(self, key: tuple[TokenSource, str]) -> Identity:
+        """Verify a credential the cache does not hold; cache the identity when it succeeds."""
+        assert self.verifier is not None  # noqa: S101 - guaranteed by __init__
+        credential = Credential(key[1], key[0])
+        principal = await self.verifier.verify(credential)
+        identity = self._identity(principal, credential)
+        self.cache.put(key, identity, expires_at=principal.expires_at)
         return identity
 
     async def _custom(self, scope: Scope) -> Identity:

@@ -1,13 +1,16 @@
 """`TokenCache`: a bounded LRU of verified tokens.
 
-Only successful verifications are stored. An entry lives until the earlier of the token's
-`exp` (no leeway added) and the TTL, so a cached token is never accepted after it expired.
+Only successful verifications are stored (the caller decides; this class never sees a
+refusal). An entry lives until the earlier of the token's `exp` (no leeway added) and the
+TTL, so a cache hit is never served for a token whose `exp` has passed: from then on the token
+is verified again, and refused or accepted exactly as without a cache.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 __all__ = ["TokenCache"]
@@ -17,35 +20,57 @@ V = TypeVar("V")
 
 
 class TokenCache(Generic[K, V]):
-    """LRU mapping with per-entry deadlines. `maxsize=0` disables it."""
+    """LRU mapping with per-entry deadlines, at most `maxsize` entries; `maxsize=0` disables it.
 
-    def __init__(self, *, maxsize: int = 10_000, ttl: float = 300.0) -> None:
+    `clock` returns the current Unix time (the time `exp` is measured in); default `time.time`,
+    looked up when the cache is built.
+    Not thread-safe: it is used from the event loop only.
+    """
+
+    __slots__ = ("_clock", "_entries", "maxsize", "ttl")
+
+    def __init__(self, *, maxsize: int = 10_000, ttl: float = 300.0, clock: Callable[[], float] | None = None) -> None:
+        if maxsize < 0:
+            raise ValueError("maxsize must be >= 0")
+        if ttl <= 0:
+            raise ValueError("ttl must be > 0")
         self.maxsize = maxsize
         self.ttl = ttl
+        self._clock = clock if clock is not None else time.time
         self._entries: OrderedDict[K, tuple[V, float]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __repr__(self) -> str:
+        return f"TokenCache(maxsize={self.maxsize}, ttl={self.ttl}, size={len(self._entries)})"
+
     def get(self, key: K) -> V | None:
+        """The value stored for `key`, or None when absent or past its deadline."""
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry[1] <= time.time():
+        if entry[1] <= self._clock():
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
         return entry[0]
 
     def put(self, key: K, value: V, *, expires_at: float | None) -> None:
-        if self.maxsize <= 0:
+        """Store `value` until the earlier of `expires_at` (Unix time) and now + TTL."""
+        if self.maxsize == 0:
             return
-        deadline = time.time() + self.ttl
-        if expires_at is not None:
-            deadline = min(deadline, expires_at)
+        now = self._clock()
+        deadline = now + self.ttl
+        if expires_at is not None and expires_at < deadline:
+            deadline = expires_at
+        if deadline <= now:
+            # Accepted within the verifier's leeway but already past exp: never serve it from here.
+            self._entries.pop(key, None)
+            return
         self._entries[key] = (value, deadline)
         self._entries.move_to_end(key)
-        while len(self._entries) > self.maxsize:
+        if len(self._entries) > self.maxsize:
             self._entries.popitem(last=False)
 
     def discard(self, key: K) -> None:

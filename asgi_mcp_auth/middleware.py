@@ -88,25 +88,25 @@ class MCPAuthMiddleware:
             await self.app(scope, receive, send)
             return
         scope[AUTHENTICATOR_KEY] = self.authenticator
-        headers = Headers(scope=scope)
-        is_mcp = self.authenticator.is_mcp_path(scope["path"])
+        is_mcp = self.authenticator.classify(scope["path"]).mcp
         body: bytes | None = None
         try:
-            identity = await self.authenticator.authenticate(scope, headers)
+            # No `Headers` object up front: a request with a bearer header never needs one.
+            identity = await self.authenticator.authenticate(scope)
             if identity is not None and is_mcp and scope["type"] == "http" and scope["method"] == "POST":
-                body = await _read_body(receive, self.max_body_bytes, headers)
+                body = await _read_body(receive, self.max_body_bytes, Headers(scope=scope))
                 for permission in self.method_permissions.required_for_body(body):
                     self.authenticator.rbac.check(identity.principal, permission)
                 receive = _replay(body, receive)
         except AuthError as error:
-            await self._refuse(error, scope, receive, send, body, is_mcp, headers)
+            await self._refuse(error, scope, receive, send, body, is_mcp, Headers(scope=scope))
             return
         except _ClientDisconnected:
             return
         except Exception:
             # Logged with its traceback, answered without it: the app is not called.
             logger.exception(LOG_UNEXPECTED, scope.get("method", "WS"), scope["path"])
-            await self._internal_error(scope, receive, send, body, is_mcp, headers)
+            await self._internal_error(scope, receive, send, body, is_mcp, Headers(scope=scope))
             return
         await self._call_app(identity, scope, receive, send)
 

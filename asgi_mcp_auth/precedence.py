@@ -24,6 +24,8 @@ __all__ = ["Credential", "PrecedencePolicy"]
 
 # RFC 6750 §2.1 b64token; JWTs use a subset of it.
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_HEADER_MEMO_SIZE = 1024
+_HEADER_MEMO_MAX_BYTES = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,8 @@ class PrecedencePolicy:
     ) -> None:
         self.browser = browser
         self.header_name = header_name.lower()
+        self._header_key = self.header_name.encode("latin-1")
+        self._parsed_headers: dict[bytes, str] = {}
         self.cookie_name = cookie_name
         self.mode = mode
         self.max_token_bytes = max_token_bytes
@@ -62,23 +66,55 @@ class PrecedencePolicy:
         cookie on an unsafe method from a foreign origin, `AuthenticationError` for an oversize
         token (refused before any decoding).
         """
-        headers = headers if headers is not None else Headers(scope=scope)
-        values = headers.getlist(self.header_name)
+        located = self.locate(scope, headers)
+        return Credential(located[1], located[0]) if located is not None else None
+
+    def locate(self, scope: Scope, headers: Headers | None = None) -> tuple[TokenSource, str] | None:
+        """`select()` as a plain `(source, token)` pair (the verified-token cache's key), with
+        the same decisions and errors; the per-request fast path, which allocates no `Credential`.
+        """
+        if headers is None:
+            # ASGI header names are lower-case bytes: the same comparison `Headers.getlist` makes,
+            # without building a `Headers` for requests that carry the header.
+            raw = scope["headers"]
+            if not isinstance(raw, list):  # any iterable is allowed: read it once, as Headers does
+                raw = scope["headers"] = list(raw)
+            key = self._header_key
+            found = [value for name, value in raw if name == key]
+            if len(found) == 1:
+                return TokenSource.HEADER, self._header_token(found[0])
+            values = [value.decode("latin-1") for value in found]
+        else:
+            values = headers.getlist(self.header_name)
         if values:
             if len(values) > 1:
                 raise InvalidRequest(f"More than one {self.header_name} header")
-            return Credential(self._bearer_token(values[0]), TokenSource.HEADER)
+            return TokenSource.HEADER, self._bearer_token(values[0])
         if self.mode == "header-only":
             return None
+        headers = headers if headers is not None else Headers(scope=scope)
         token = self._cookie_token(headers)
         if token is None:
             return None
         verdict = self.browser.classify(scope, headers)
         if verdict is BrowserVerdict.BROWSER:
-            return Credential(self._checked(token), TokenSource.COOKIE)
+            return TokenSource.COOKIE, self._checked(token)
         if verdict is BrowserVerdict.CROSS_SITE and scope.get("method", "GET") not in SAFE_METHODS:
             raise CrossSiteRequest()
         return None
+
+    def _header_token(self, value: bytes) -> str:
+        """`_bearer_token` of a raw header value, remembered: a client sends the same header
+        again and again, and parsing and checking it is a pure function of its bytes. Only
+        accepted values are remembered; the memo is bounded in entries and in value length."""
+        token = self._parsed_headers.get(value)
+        if token is None:
+            token = self._bearer_token(value.decode("latin-1"))
+            if len(value) <= _HEADER_MEMO_MAX_BYTES:
+                if len(self._parsed_headers) >= _HEADER_MEMO_SIZE:
+                    self._parsed_headers.clear()
+                self._parsed_headers[value] = token
+        return token
 
     def _bearer_token(self, value: str) -> str:
         parts = value.split()

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from jwt.algorithms import HMACAlgorithm
 
 from .errors import AuthenticationError, ConfigurationError
 from .precedence import Credential
@@ -36,6 +37,7 @@ _KEY_FAMILIES: Mapping[type[Any], tuple[str, ...]] = {
 
 
 _TIME_CLAIMS = ("exp", "nbf", "iat")
+_CRITICAL_REFUSED = "Token has unsupported critical header parameters"
 
 
 @runtime_checkable
@@ -61,6 +63,11 @@ def _strings(value: Any, claim: str, *, split: bool = False) -> frozenset[str]:
     raise AuthenticationError(f"Malformed {claim} claim")
 
 
+_GrantKey = tuple[frozenset[str], frozenset[str], frozenset[tuple[str, frozenset[str]]]]
+_Grants = tuple[frozenset[str], frozenset[str], frozenset[str], Mapping[str, frozenset[str]]]
+_GRANTS_MEMO_SIZE = 1024
+
+
 def _optional_string(claims: Mapping[str, Any], name: str) -> str | None:
     value = claims.get(name)
     return value if isinstance(value, str) else None
@@ -81,6 +88,7 @@ class ClaimsMapper:
         self.roles_claim = roles_claim
         self.teams_claim = teams_claim
         self.team_roles_claim = team_roles_claim
+        self._effective: dict[_GrantKey, _Grants] = {}
 
     def __call__(self, claims: Mapping[str, Any], source: TokenSource) -> Principal:
         subject = claims.get("sub")
@@ -93,7 +101,7 @@ class ClaimsMapper:
         team_roles = {str(team): _strings(roles, self.team_roles_claim) for team, roles in raw_team_roles.items()}
         roles = _strings(claims.get(self.roles_claim), self.roles_claim)
         audience = claims.get("aud")
-        permissions, team_permissions = self.rbac.effective(roles, scopes, team_roles)
+        roles, scopes, permissions, team_permissions = self._permissions(roles, scopes, team_roles)
         expires_at = claims.get("exp")
         return Principal(
             subject=subject,
@@ -114,6 +122,24 @@ class ClaimsMapper:
             expires_at=int(expires_at) if isinstance(expires_at, int | float) else None,
             claims=MappingProxyType(dict(claims)),
         )
+
+    def _permissions(
+        self, roles: frozenset[str], scopes: frozenset[str], team_roles: Mapping[str, frozenset[str]]
+    ) -> _Grants:
+        """(roles, scopes, permissions, team permissions); equal sets come back as one object.
+
+        Expanding roles is the costliest step of a verification, and the tokens of a client
+        repeat the same roles and scopes: the answer is remembered (bounded; the policy is fixed),
+        and principals share these immutable sets, which keeps cached identities small.
+        """
+        key = (roles, scopes, frozenset(team_roles.items()))
+        grants = self._effective.get(key)
+        if grants is None:
+            grants = (roles, scopes, *self.rbac.effective(roles, scopes, team_roles))
+            if len(self._effective) >= _GRANTS_MEMO_SIZE:
+                self._effective.clear()
+            self._effective[key] = grants
+        return grants
 
 
 class JWTVerifier:
@@ -142,6 +168,7 @@ class JWTVerifier:
             raise ConfigurationError("MCP_AUTH_JWT_AUDIENCE is required")
         self.algorithms = list(algorithms)
         self.key = key
+        self._decode_key = _prepared_hmac_key(key, self.algorithms)
         self.key_resolver = key_resolver
         self.audience = audience if verify_audience else None
         self.issuer = issuer
@@ -197,13 +224,17 @@ class JWTVerifier:
         return self.claims_mapper(claims, credential.source)
 
     def decode(self, token: str, key: Any, header: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The verified claims of `token`; raises `AuthenticationError` for any failure."""
+        """The verified claims of `token`; raises `AuthenticationError` for any failure.
+
+        `header` is the token's unverified header when the caller already parsed it (to find
+        the key); otherwise the token is parsed once, by PyJWT, and its header checked after.
+        """
+        if key is self.key:
+            key = self._decode_key
         try:
-            if header is None:
-                header = self._header(token)
-            if "crit" in header:
-                raise AuthenticationError("Token has unsupported critical header parameters")
-            claims: dict[str, Any] = jwt.decode(
+            if header is not None and "crit" in header:
+                raise AuthenticationError(_CRITICAL_REFUSED)
+            decoded = jwt.decode_complete(
                 token,
                 key,
                 algorithms=self.algorithms,
@@ -212,6 +243,9 @@ class JWTVerifier:
                 leeway=self.leeway,
                 options=self._options,  # type: ignore[arg-type]
             )
+            if "crit" in decoded["header"]:
+                raise AuthenticationError(_CRITICAL_REFUSED)
+            claims: dict[str, Any] = decoded["payload"]
         except AuthenticationError:
             raise
         except jwt.ExpiredSignatureError:
@@ -238,6 +272,34 @@ class JWTVerifier:
         except Exception:
             raise AuthenticationError("Invalid token") from None
         return header
+
+
+class _PreparedHMAC(HMACAlgorithm):
+    """PyJWT's HMAC for one secret, prepared once: PyJWT checks on every verification that an
+    HMAC key is not a PEM, SSH or DER public key, which costs about as much as the MAC itself.
+    The check runs here, at start-up, with PyJWT's own code; any other key is prepared as usual."""
+
+    def __init__(self, hash_alg: Any, secret: bytes) -> None:
+        super().__init__(hash_alg)
+        self._secret = secret
+        self._prepared = super().prepare_key(secret)
+
+    def prepare_key(self, key: str | bytes) -> bytes:
+        return self._prepared if key == self._secret else super().prepare_key(key)
+
+
+def _prepared_hmac_key(key: Any, algorithms: Sequence[str]) -> Any:
+    """`key` as PyJWT wants it: a `PyJWK` bound to the one HMAC algorithm configured, with the
+    secret prepared once; any other key (or several algorithms) is left as it is."""
+    if not isinstance(key, str | bytes) or len(set(algorithms)) != 1 or algorithms[0] not in HMAC_ALGORITHMS:
+        return key
+    secret = key.encode() if isinstance(key, str) else key
+    try:
+        jwk = jwt.PyJWK({"kty": "oct", "k": jwt.utils.base64url_encode(secret).decode()}, algorithm=algorithms[0])
+        jwk.Algorithm = _PreparedHMAC(jwk.Algorithm.hash_alg, jwk.key)  # type: ignore[attr-defined]
+    except jwt.InvalidKeyError:
+        raise ConfigurationError("MCP_AUTH_JWT_SECRET must not be a public key or certificate") from None
+    return jwk
 
 
 def load_public_key(pem: str, algorithms: Sequence[str]) -> Any:
