@@ -19,13 +19,14 @@ from starlette.authentication import AuthCredentials, UnauthenticatedUser
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .audit import audit
 from .authenticator import AuthenticateCallable, Authenticator, Identity, RevocationCheck
 from .context import AUTHENTICATOR_KEY, PRINCIPAL_KEY, _principal, set_default_authenticator
 from .errors import AuthError, InvalidRequest
 from .integrations.mcp import reset_sdk_user, set_sdk_user
 from .mcp_methods import MethodPermissions
 from .rbac import RBACPolicy
-from .responses import error_response, internal_error_response, request_id_of
+from .responses import INTERNAL_ERROR_MESSAGE, error_response, internal_error_response, request_id_of
 from .settings import AuthSettings
 from .verify import TokenVerifier
 
@@ -90,6 +91,7 @@ class MCPAuthMiddleware:
         scope[AUTHENTICATOR_KEY] = self.authenticator
         is_mcp = self.authenticator.classify(scope["path"]).mcp
         body: bytes | None = None
+        identity: Identity | None = None
         try:
             # No `Headers` object up front: a request with a bearer header never needs one.
             identity = await self.authenticator.authenticate(scope)
@@ -99,6 +101,7 @@ class MCPAuthMiddleware:
                     self.authenticator.rbac.check(identity.principal, permission)
                 receive = _replay(body, receive)
         except AuthError as error:
+            audit(scope, error.status_code, identity.principal if identity else None, error.message)
             await self._refuse(error, scope, receive, send, body, is_mcp, Headers(scope=scope))
             return
         except _ClientDisconnected:
@@ -106,8 +109,11 @@ class MCPAuthMiddleware:
         except Exception:
             # Logged with its traceback, answered without it: the app is not called.
             logger.exception(LOG_UNEXPECTED, scope.get("method", "WS"), scope["path"])
+            audit(scope, 500, None, INTERNAL_ERROR_MESSAGE)
             await self._internal_error(scope, receive, send, body, is_mcp, Headers(scope=scope))
             return
+        if identity is not None:
+            audit(scope, 200, identity.principal)
         await self._call_app(identity, scope, receive, send)
 
     async def _call_app(self, identity: Identity | None, scope: Scope, receive: Receive, send: Send) -> None:

@@ -13,7 +13,14 @@ from starlette.responses import JSONResponse, Response
 
 from .errors import AuthError, CredentialsMissing, PermissionDenied
 
-__all__ = ["JSONRPC_AUTH_ERROR", "challenge", "error_response", "internal_error_response", "request_id_of"]
+__all__ = [
+    "INTERNAL_ERROR_MESSAGE",
+    "JSONRPC_AUTH_ERROR",
+    "challenge",
+    "error_response",
+    "internal_error_response",
+    "request_id_of",
+]
 
 JSONRPC_AUTH_ERROR = -32000
 _ID_TYPES = (str, int, float, type(None))
@@ -76,8 +83,11 @@ def error_response(
     return JSONResponse(content, status_code=error.status_code, headers=headers)
 
 
+INTERNAL_ERROR_MESSAGE = "Internal error while authenticating"
+
+
 def internal_error_response(*, jsonrpc: bool, request_id: Any = None) -> Response:
-    message = "Internal error while authenticating"
+    message = INTERNAL_ERROR_MESSAGE
     content: dict[str, Any]
     if jsonrpc:
         content = {"jsonrpc": "2.0", "id": request_id, "error": {"code": -32603, "message": message}}
