@@ -178,6 +178,12 @@ class Authenticator:
         """
         if self.classify(scope["path"]).public:
             return None
+        return await self.identify(scope, headers)
+
+    async def identify(self, scope: Scope, headers: Headers | None = None) -> Identity:
+        """The identity the request's credential proves, whatever its path: for public routes
+        that act on the caller's own credential, such as a logout that revokes it. The same
+        precedence, verification, cache and revocation check as `authenticate`."""
         if self.custom_authenticate is not None:
             identity = await self._custom(scope)
         else:

@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.authentication import BaseUser
 
-__all__ = ["AuthResult", "Principal", "PrincipalUser", "TokenSource"]
+__all__ = ["AuthResult", "Principal", "PrincipalUser", "PrincipalUserMixin", "TokenSource"]
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -72,13 +72,11 @@ class AuthResult:
     error: str | None = None
 
 
-class PrincipalUser(BaseUser):
-    """The Starlette user for a `Principal` (`request.user`)."""
+class PrincipalUserMixin:
+    """What every Starlette user of this package answers from its `principal`."""
 
-    __slots__ = ("principal",)
-
-    def __init__(self, principal: Principal) -> None:
-        self.principal = principal
+    __slots__ = ()
+    principal: Principal
 
     @property
     def is_authenticated(self) -> bool:
@@ -93,4 +91,13 @@ class PrincipalUser(BaseUser):
         return self.principal.subject
 
     def __repr__(self) -> str:
-        return f"PrincipalUser(subject={self.principal.subject!r})"
+        return f"{type(self).__name__}(subject={self.principal.subject!r})"
+
+
+class PrincipalUser(PrincipalUserMixin, BaseUser):
+    """The Starlette user for a `Principal` (`request.user`), when the `mcp` SDK is absent."""
+
+    __slots__ = ("principal",)
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal

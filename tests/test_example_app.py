@@ -177,6 +177,32 @@ def test_logout_clears_the_cookie(http: TestClient) -> None:
     assert "max-age=0" in response.headers["set-cookie"].lower()
 
 
+def test_tokens_accepted_after_logout_regression_logout_revokes_the_token(http: TestClient) -> None:
+    token = log_in(http, "admin", "adminpass")
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert http.get("/whoami", headers=bearer).status_code == 200  # now cached as verified
+
+    logout = http.post(
+        "/admin/logout", headers={**LOGIN_FORM, "Referer": f"{ORIGIN}/admin", "Cookie": f"jwt_token={token}"}
+    )
+
+    assert logout.status_code == 303
+    refused = http.get("/whoami", headers=bearer)
+    assert refused.status_code == 401
+    assert refused.json() == {"detail": "Token revoked"}
+    other = log_in(http, "admin", "adminpass")
+    assert http.get("/whoami", headers={"Authorization": f"Bearer {other}"}).status_code == 200
+
+
+def test_logout_without_a_session_still_clears_the_cookie(http: TestClient) -> None:
+    response = http.post(
+        "/admin/logout", headers={**LOGIN_FORM, "Referer": f"{ORIGIN}/admin", "Cookie": "jwt_token=expired.or.bad"}
+    )
+
+    assert response.status_code == 303
+    assert "max-age=0" in response.headers["set-cookie"].lower()
+
+
 def test_dev_login_is_off_when_the_gateway_cannot_sign_tokens() -> None:
     from tokens import public_pem, rsa_key
 

@@ -14,12 +14,13 @@ subject, issuer or client gets 404, exactly as for an unknown session.
 
 from __future__ import annotations
 
+import functools
 from contextvars import Token
 from typing import Any
 
 from starlette.authentication import BaseUser
 
-from ..principal import Principal, PrincipalUser
+from ..principal import Principal, PrincipalUser, PrincipalUserMixin
 
 __all__ = ["HAS_MCP", "make_user", "set_sdk_user", "reset_sdk_user"]
 
@@ -42,41 +43,41 @@ def make_user(principal: Principal, token: str | None) -> BaseUser:
 
 if HAS_MCP:
 
-    class MCPPrincipalUser(_AuthenticatedUser):
+    class MCPPrincipalUser(PrincipalUserMixin, _AuthenticatedUser):
         """The SDK's `AuthenticatedUser`, carrying our `Principal` as `.principal`.
 
         Its `access_token` (an SDK `AccessToken`) holds the bearer token string (empty for a
         custom authenticator), `client_id` as described in the module docstring, the token's
         OAuth `scopes` as granted (`request.auth.scopes` holds the effective permissions),
         `expires_at`, `subject`, `resource` (the first audience) and the claims with `iss`.
+        It is built on first use: most requests never reach SDK code that reads it.
         """
 
         def __init__(self, principal: Principal, token: str | None) -> None:
+            # Not AuthenticatedUser.__init__: it needs the AccessToken now. This is what it sets.
+            self.username = principal.client_id or principal.subject
+            self.principal = principal
+            self._token = token or ""
+
+        @functools.cached_property
+        def access_token(self) -> _AccessToken:  # type: ignore[override]
+            principal = self.principal
             claims: dict[str, Any] = dict(principal.claims)
             if principal.issuer is not None:
                 claims.setdefault("iss", principal.issuer)
-            access_token = _AccessToken(
-                token=token or "",
-                client_id=principal.client_id or principal.subject,
+            return _AccessToken(
+                token=self._token,
+                client_id=self.username,
                 scopes=sorted(principal.scopes),
                 expires_at=principal.expires_at,
                 resource=principal.audience[0] if principal.audience else None,
                 subject=principal.subject,
                 claims=claims,
             )
-            super().__init__(access_token)
-            self.principal = principal
 
         @property
-        def display_name(self) -> str:
-            return self.principal.name or self.principal.email or self.principal.subject
-
-        @property
-        def identity(self) -> str:
-            return self.principal.subject
-
-        def __repr__(self) -> str:
-            return f"MCPPrincipalUser(subject={self.principal.subject!r})"
+        def scopes(self) -> list[str]:  # type: ignore[override]
+            return self.access_token.scopes
 
 
 def set_sdk_user(user: BaseUser) -> Token[Any] | None:

@@ -24,7 +24,7 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from asgi_mcp_auth import AuthSettings, MCPAuthMiddleware, Principal, get_authenticator
+from asgi_mcp_auth import AuthError, AuthSettings, MCPAuthMiddleware, Principal, get_authenticator
 from asgi_mcp_auth import principal_from as _principal_from
 from asgi_mcp_auth.browser import BrowserVerdict
 from asgi_mcp_auth.integrations.fastapi import require_permission
@@ -42,7 +42,15 @@ from .config import (
 from .gateways import GatewayRegistry, ToolInfo, demo_registry
 from .mcp_server import build_mcp_server, mcp_lifespan, mount_mcp
 from .pages import admin_page, callback_page, login_page
-from .users import DEFAULT_DEV_USERS, DEV_USERS_ENV, DevUser, TokenIssuer, check_password, parse_dev_users
+from .users import (
+    DEFAULT_DEV_USERS,
+    DEV_USERS_ENV,
+    DevUser,
+    RevocationList,
+    TokenIssuer,
+    check_password,
+    parse_dev_users,
+)
 from .web import LoginRedirect, SecurityHeaders
 
 __all__ = ["DEFAULT_OAUTH_GATEWAY", "create_app"]
@@ -88,6 +96,7 @@ def create_app(
     demo_users = dev_users is None and not users_from_env
     login_hint = "Demo accounts: admin / adminpass, viewer / viewerpass." if demo_users else None
     issuer = TokenIssuer(settings)
+    revocations = RevocationList()
     mcp = build_mcp_server(stateless=stateless, allowed_hosts=allowed_hosts(settings))
 
     async def local_tools() -> list[ToolInfo]:
@@ -105,7 +114,7 @@ def create_app(
     app.state.settings = settings
     app.state.gateways = registry
     app.state.mcp = mcp
-    _add_routes(app, settings, users, issuer, registry, login_hint)
+    _add_routes(app, settings, users, issuer, registry, login_hint, revocations)
     resource = metadata_resource(settings)
     if resource is not None:
         app.router.routes.extend(
@@ -119,7 +128,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_mcp(app, mcp)
 
-    app.add_middleware(MCPAuthMiddleware, settings=settings)
+    app.add_middleware(MCPAuthMiddleware, settings=settings, is_revoked=revocations)
     app.add_middleware(LoginRedirect, page_paths=PAGE_PATHS, login_path=LOGIN_PATH)
     app.add_middleware(SecurityHeaders)
     return app
@@ -132,6 +141,7 @@ def _add_routes(
     issuer: TokenIssuer,
     registry: GatewayRegistry,
     login_hint: str | None,
+    revocations: RevocationList,
 ) -> None:
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -182,6 +192,12 @@ def _add_routes(
     @app.post(LOGOUT_PATH, include_in_schema=False)
     async def logout(request: Request) -> Response:
         _refuse_cross_site(request)
+        authenticator = get_authenticator(request)
+        with contextlib.suppress(AuthError):  # an expired or absent session still logs out
+            identity = await authenticator.identify(request.scope)
+            revocations.revoke(identity.principal)
+            if identity.token is not None:
+                authenticator.invalidate(identity.token)
         response = RedirectResponse(LOGIN_PATH, status_code=303, headers=NO_STORE)
         response.delete_cookie(
             settings.cookie_name, path="/", secure=cookie_is_secure(settings, request), httponly=True, samesite="lax"
