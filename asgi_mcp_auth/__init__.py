@@ -17,10 +17,11 @@ from .errors import (
     InvalidRequest,
     PermissionDenied,
 )
+from .mcp_methods import MethodPermissions
 from .middleware import MCPAuthMiddleware
 from .precedence import Credential, PrecedencePolicy
 from .principal import AuthResult, Principal, TokenSource
-from .rbac import RBACPolicy
+from .rbac import RBACPolicy, requires_permission
 from .settings import AuthSettings
 from .verify import JWTVerifier, TokenVerifier
 
@@ -39,6 +40,7 @@ __all__ = [
     "Identity",
     "InvalidRequest",
     "JWTVerifier",
+    "MethodPermissions",
     "MCPAuthMiddleware",
     "PermissionDenied",
     "PrecedencePolicy",
@@ -49,6 +51,7 @@ __all__ = [
     "current_principal",
     "get_authenticator",
     "principal_from",
+    "requires_permission",
     "resolve_principal",
 ]
 

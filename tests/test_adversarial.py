@@ -364,3 +364,75 @@ async def test_adversarial_request_has_its_expected_outcome(row: Row) -> None:
 
 def test_matrix_has_at_least_eighty_rows() -> None:
     assert len(ROWS) >= 80
+
+
+# --- the example gateway as a whole ------------------------------------------------------------
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+def _example_paths() -> list[tuple[str, str]]:
+    from starlette.routing import Mount, Route
+
+    from examples.fastapi_app.main import create_app
+
+    app = create_app(settings())
+    public = set(app.state.settings.public_paths)
+    found: list[tuple[str, str]] = []
+    for route in app.routes:
+        if isinstance(route, Route):
+            path = route.path.replace("{gateway_id}", "local")
+            for method in sorted(route.methods or {"GET"}):
+                if path not in public and method != "HEAD":
+                    found.append((method, path))
+        elif isinstance(route, Mount) and route.path == "/mcp":
+            found += [("POST", "/mcp/"), ("GET", "/mcp/"), ("DELETE", "/mcp/")]
+    return found
+
+
+@pytest.mark.parametrize(("method", "path"), _example_paths())
+def test_no_route_of_the_example_gateway_answers_without_credentials(method: str, path: str) -> None:
+    """Regression for sessions handed out by an endpoint that never authenticated."""
+    from starlette.testclient import TestClient
+
+    from examples.fastapi_app.main import create_app
+
+    with TestClient(create_app(settings()), base_url=GW, follow_redirects=False) as http:
+        response = http.request(method, path, headers=MCP_HEADERS, json=INITIALIZE)
+
+    assert response.status_code in (401, 303)  # 303: a page navigation is sent to the login form
+    assert "mcp-session-id" not in response.headers
+
+
+def test_mcp_session_reuse_across_identities_is_refused_as_an_unknown_session() -> None:
+    from starlette.testclient import TestClient
+
+    from examples.fastapi_app.main import create_app
+
+    alice = token("alice", roles=["developer"])
+    bob = token("bob", roles=["developer"])
+    with TestClient(create_app(settings()), base_url=GW) as http:
+        opened = http.post("/mcp/", json=INITIALIZE, headers={**MCP_HEADERS, "Authorization": f"Bearer {alice}"})
+        session = opened.headers["mcp-session-id"]
+        listing = {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}
+        as_bob = http.post(
+            "/mcp/", json=listing, headers={**MCP_HEADERS, "Authorization": f"Bearer {bob}", "mcp-session-id": session}
+        )
+        unknown = http.post(
+            "/mcp/", json=listing, headers={**MCP_HEADERS, "Authorization": f"Bearer {bob}", "mcp-session-id": "nope"}
+        )
+        as_alice = http.post(
+            "/mcp/",
+            json=listing,
+            headers={**MCP_HEADERS, "Authorization": f"Bearer {alice}", "mcp-session-id": session},
+        )
+
+    assert as_bob.status_code == unknown.status_code == 404
+    assert as_bob.json() == unknown.json()
+    assert as_alice.status_code == 200
