@@ -54,6 +54,31 @@ class RecordingApp:
         await send({"type": "http.response.body", "body": data})
 
 
+def raw_scope(
+    method: str = "GET", path: str = "/tools", headers: list[tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """An HTTP scope as a server would build it; header names lower-cased, values latin-1."""
+    return {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "scheme": "https",
+        "query_string": b"",
+        "headers": [
+            (name.lower().encode("latin-1"), value.encode("latin-1", "replace")) for name, value in headers or []
+        ],
+    }
+
+
+INITIALIZE: dict[str, Any] = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
 def protect(app: ASGIApp, settings: AuthSettings | None = None, **options: Any) -> MCPAuthMiddleware:
     from tokens import settings as default_settings
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from apps import protect
+from apps import INITIALIZE, MCP_HEADERS, protect
 from tokens import AUDIENCE, ISSUER, OTHER_SECRET, b64url, claims, forge, public_pem, rsa_key, settings, token, unsigned
 
 from asgi_mcp_auth import AuthResult, Principal, principal_from
@@ -367,14 +367,6 @@ def test_matrix_has_at_least_eighty_rows() -> None:
 
 
 # --- the example gateway as a whole ------------------------------------------------------------
-
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 def _example_paths() -> list[tuple[str, str]]:

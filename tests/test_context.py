@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from apps import RecordingApp, client, protect
+from apps import RecordingApp, client, protect, raw_scope
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.requests import HTTPConnection
@@ -26,17 +26,6 @@ pytestmark = pytest.mark.anyio
 ORIGIN = "https://gw.example.com"
 ALICE = token("alice")
 BOB = token("bob")
-
-
-def _scope(method: str = "GET", path: str = "/tools", headers: list[tuple[str, str]] | None = None) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "method": method,
-        "path": path,
-        "scheme": "https",
-        "query_string": b"",
-        "headers": [(name.lower().encode(), value.encode()) for name, value in headers or []],
-    }
 
 
 SEED_000_HEADERS = [
@@ -61,7 +50,7 @@ async def test_seed_000_header_identity_wins_in_middleware_scope_contextvar_and_
     assert response.json()["token_source"] == "header"
 
     # A scope the middleware never saw, as a stateful session's fallback would meet it.
-    fallback = await resolve_principal(HTTPConnection(_scope("POST", "/mcp/", SEED_000_HEADERS)))
+    fallback = await resolve_principal(HTTPConnection(raw_scope("POST", "/mcp/", SEED_000_HEADERS)))
     assert fallback is not None
     assert fallback.subject == "alice"
     assert fallback.token_source.value == "header"
@@ -78,12 +67,12 @@ async def test_seed_000_invalid_header_never_falls_back_to_a_valid_cookie() -> N
     assert response.status_code == 401
     assert app.calls == 0
     with pytest.raises(AuthError):
-        await resolve_principal(_scope("GET", "/tools", headers))
+        await resolve_principal(raw_scope("GET", "/tools", headers))
 
 
 async def test_resolve_principal_returns_the_principal_the_middleware_stored() -> None:
     stored = Principal(subject="carol")
-    scope = _scope(headers=[("Authorization", f"Bearer {ALICE}")])
+    scope = raw_scope(headers=[("Authorization", f"Bearer {ALICE}")])
     scope[PRINCIPAL_KEY] = stored
     protect(RecordingApp())
 
@@ -93,11 +82,11 @@ async def test_resolve_principal_returns_the_principal_the_middleware_stored() -
 async def test_resolve_principal_on_a_public_path_is_anonymous() -> None:
     protect(RecordingApp())
 
-    assert await resolve_principal(_scope(path="/health")) is None
+    assert await resolve_principal(raw_scope(path="/health")) is None
 
 
 async def test_principal_from_reads_the_scope_of_that_request() -> None:
-    scope = _scope()
+    scope = raw_scope()
     assert principal_from(scope) is None
     scope[PRINCIPAL_KEY] = Principal(subject="dave")
 
@@ -202,12 +191,12 @@ async def test_middleware_and_fallback_always_agree(
     async def send(message: Any) -> None:
         sent.append(message)
 
-    await middleware(_scope(method, path, headers), receive, send)
+    await middleware(raw_scope(method, path, headers), receive, send)
     status = sent[0]["status"]
     middleware_outcome = seen[0] if seen else (status, None, None)
 
     try:
-        fallback_outcome = _outcome_of(await resolve_principal(_scope(method, path, headers)))
+        fallback_outcome = _outcome_of(await resolve_principal(raw_scope(method, path, headers)))
     except AuthError as error:
         fallback_outcome = (error.status_code, None, None)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from apps import INITIALIZE, MCP_HEADERS
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 from tokens import AUDIENCE, settings, token
@@ -32,13 +33,6 @@ BUTTON_FETCH = {
     "Accept": "application/json",
 }
 NAVIGATION = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
-}
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 
 
 def build(config: AuthSettings | None = None, **options: Any) -> FastAPI:

@@ -10,7 +10,7 @@ from typing import Any
 
 import jwt
 import pytest
-from apps import protect
+from apps import protect, raw_scope
 from hypothesis import given
 from hypothesis import strategies as st
 from tokens import AUDIENCE, OTHER_SECRET, SECRET, claims, forge, token
@@ -105,17 +105,6 @@ bodies = st.one_of(
 )
 
 
-def _scope(method: str, path: str, headers: list[tuple[str, str]]) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "method": method,
-        "path": path,
-        "scheme": "https",
-        "query_string": b"",
-        "headers": [(name.encode("latin-1"), value.encode("latin-1", "replace")) for name, value in headers],
-    }
-
-
 async def _serve(method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> tuple[int, Principal | None]:
     seen: list[Principal | None] = []
 
@@ -132,7 +121,7 @@ async def _serve(method: str, path: str, headers: list[tuple[str, str]], body: b
     async def send(message: Any) -> None:
         sent.append(message)
 
-    await protect(app)(_scope(method, path, headers), receive, send)
+    await protect(app)(raw_scope(method, path, headers), receive, send)
     return sent[0]["status"], (seen[0] if seen else None)
 
 
@@ -165,7 +154,7 @@ async def test_generated_requests_never_give_500_forged_identities_or_two_identi
 
 async def _fallback(method: str, path: str, headers: list[tuple[str, str]]) -> tuple[int, str | None]:
     try:
-        principal = await resolve_principal(_scope(method, path, headers))
+        principal = await resolve_principal(raw_scope(method, path, headers))
     except AuthError as error:
         return error.status_code, None
     return 200, principal.subject if principal else None
