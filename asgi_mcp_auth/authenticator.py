@@ -13,7 +13,7 @@ import posixpath
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from starlette.authentication import AuthCredentials, BaseUser
 from starlette.datastructures import Headers
@@ -269,13 +269,3 @@ class Authenticator:
             auth=AuthCredentials(sorted(principal.permissions)),
             token=credential.token if credential else None,
         )
-
-    def describe(self) -> Mapping[str, Any]:
-        """A summary for logs and debugging; never a secret."""
-        return {
-            "precedence": self.policy.mode,
-            "browser_origin_paths": self.policy.browser.origin_paths,
-            "public_paths": sorted(self.public_paths),
-            "mcp_paths": self.mcp_paths,
-            "verifier": type(self.verifier).__name__ if self.verifier else "custom",
-        }

@@ -5,6 +5,7 @@
     │   ├── AuthenticationError        401  WWW-Authenticate: Bearer error="invalid_token"
     │   │   └── CredentialsMissing     401  WWW-Authenticate: Bearer  (no error=, RFC 6750 §3.1)
     │   ├── InvalidRequest             400  WWW-Authenticate: Bearer error="invalid_request"
+    │   │   └── PayloadTooLarge        413  no challenge: an MCP body too large to authorize
     │   └── PermissionDenied           403  WWW-Authenticate: Bearer error="insufficient_scope"
     │       └── CrossSiteRequest       403  no challenge: a cookie sent from a foreign origin
     └── ConfigurationError             raised at start-up, never while serving
@@ -23,6 +24,7 @@ __all__ = [
     "CredentialsMissing",
     "CrossSiteRequest",
     "InvalidRequest",
+    "PayloadTooLarge",
     "PermissionDenied",
 ]
 
@@ -56,6 +58,14 @@ class InvalidRequest(AuthError):
     status_code = 400
     error_code: str | None = "invalid_request"
     default_message = "Malformed credentials"
+
+
+class PayloadTooLarge(InvalidRequest):
+    """An MCP request body too large to inspect for method permissions: not granted unseen."""
+
+    status_code = 413
+    error_code = None
+    default_message = "Request body too large to authorize"
 
 
 class PermissionDenied(AuthError):

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .audit import audit
 from .authenticator import AuthenticateCallable, Authenticator, Identity, RevocationCheck
 from .context import AUTHENTICATOR_KEY, PRINCIPAL_KEY, _principal, set_default_authenticator
-from .errors import AuthError, InvalidRequest
+from .errors import AuthError, PayloadTooLarge
 from .integrations.mcp import reset_sdk_user, set_sdk_user
 from .mcp_methods import MethodPermissions
 from .rbac import RBACPolicy
@@ -37,12 +37,6 @@ LOG_UNEXPECTED = "Unexpected error while authenticating %s %s"
 
 ERROR_ID_BODY_LIMIT = 65_536  # bytes read from a refused MCP request to echo its JSON-RPC id
 WS_POLICY_VIOLATION = 1008
-
-
-class BodyTooLarge(InvalidRequest):
-    status_code = 413
-    error_code = None  # no credential would change the answer: no challenge
-    default_message = "Request body too large to authorize"
 
 
 class _ClientDisconnected(Exception):
@@ -170,7 +164,7 @@ class MCPAuthMiddleware:
         if body is None:
             try:
                 body = await _read_body(receive, ERROR_ID_BODY_LIMIT, headers)
-            except (BodyTooLarge, _ClientDisconnected, OSError):
+            except (PayloadTooLarge, _ClientDisconnected, OSError):
                 return None
         return request_id_of(body[:ERROR_ID_BODY_LIMIT])
 
@@ -179,7 +173,7 @@ async def _read_body(receive: Receive, limit: int, headers: Headers) -> bytes:
     """Read the whole request body, refusing (413) one longer than `limit` bytes."""
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge()
+        raise PayloadTooLarge()
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -189,7 +183,7 @@ async def _read_body(receive: Receive, limit: int, headers: Headers) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise BodyTooLarge()
+            raise PayloadTooLarge()
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
