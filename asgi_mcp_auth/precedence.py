@@ -40,7 +40,8 @@ class Credential:
 
 
 class PrecedencePolicy:
-    """Selects the credential of a request. Build once; `select` only reads."""
+    """Selects the credential of a request. Build once; `select` only reads (apart from a
+    bounded memo of parsed header values)."""
 
     def __init__(
         self,
@@ -73,23 +74,16 @@ class PrecedencePolicy:
         """`select()` as a plain `(source, token)` pair (the verified-token cache's key), with
         the same decisions and errors; the per-request fast path, which allocates no `Credential`.
         """
-        if headers is None:
-            # ASGI header names are lower-case bytes: the same comparison `Headers.getlist` makes,
-            # without building a `Headers` for requests that carry the header.
-            raw = scope["headers"]
-            if not isinstance(raw, list):  # any iterable is allowed: read it once, as Headers does
-                raw = scope["headers"] = list(raw)
-            key = self._header_key
-            found = [value for name, value in raw if name == key]
-            if len(found) == 1:
-                return TokenSource.HEADER, self._header_token(found[0])
-            values = [value.decode("latin-1") for value in found]
-        else:
-            values = headers.getlist(self.header_name)
-        if values:
-            if len(values) > 1:
-                raise InvalidRequest(f"More than one {self.header_name} header")
-            return TokenSource.HEADER, self._bearer_token(values[0])
+        # ASGI header names are lower-case bytes: scanning them directly is the comparison
+        # `Headers.getlist` makes, without building a `Headers` for requests with the header.
+        raw = scope["headers"]
+        if not isinstance(raw, list):  # any iterable is allowed: read it once, as Headers does
+            raw = scope["headers"] = list(raw)
+        found = [value for name, value in raw if name == self._header_key]
+        if len(found) > 1:
+            raise InvalidRequest(f"More than one {self.header_name} header")
+        if found:
+            return TokenSource.HEADER, self._header_token(found[0])
         if self.mode == "header-only":
             return None
         headers = headers if headers is not None else Headers(scope=scope)
