@@ -1,14 +1,15 @@
 """asgi-mcp-auth: one request, one identity, for MCP gateways and servers on ASGI.
 
 app.add_middleware(MCPAuthMiddleware)   # configured from MCP_AUTH_* variables
+
+The package is layered (see docs/architecture.md): `core` (the vocabulary), `policy`,
+`settings`, `credentials`, `pipeline` and `integrations`, each importing only the layers
+below it. Everything a user needs is re-exported here.
 """
 
 from __future__ import annotations
 
-from .authenticator import Authenticator, Identity
-from .browser import BrowserPolicy
-from .context import PRINCIPAL_KEY, current_principal, get_authenticator, principal_from, resolve_principal
-from .errors import (
+from .core.errors import (
     AuthenticationError,
     AuthError,
     ConfigurationError,
@@ -17,13 +18,20 @@ from .errors import (
     InvalidRequest,
     PermissionDenied,
 )
-from .mcp_methods import MethodPermissions
-from .middleware import MCPAuthMiddleware
-from .precedence import Credential, PrecedencePolicy
-from .principal import AuthResult, Principal, TokenSource
-from .rbac import RBACPolicy, requires_permission
+from .core.principal import AuthResult, Principal, TokenSource
+from .credentials.jwks import JWKSClient, JWKSError
+from .credentials.jwt import JWTVerifier
+from .credentials.verifier import TokenVerifier
+from .integrations.starlette import requires_permission
+from .pipeline.authenticator import Authenticator, Identity
+from .pipeline.context import PRINCIPAL_KEY, current_principal, principal_from
+from .pipeline.fallback import get_authenticator, resolve_principal
+from .pipeline.middleware import MCPAuthMiddleware
+from .policy.browser import BrowserPolicy
+from .policy.mcp_methods import MethodPermissions
+from .policy.precedence import Credential, PrecedencePolicy
+from .policy.rbac import RBACPolicy
 from .settings import AuthSettings
-from .verify import JWTVerifier, TokenVerifier
 
 __all__ = [
     "PRINCIPAL_KEY",
@@ -39,6 +47,8 @@ __all__ = [
     "CrossSiteRequest",
     "Identity",
     "InvalidRequest",
+    "JWKSClient",
+    "JWKSError",
     "JWTVerifier",
     "MethodPermissions",
     "MCPAuthMiddleware",

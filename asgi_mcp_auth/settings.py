@@ -12,19 +12,15 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .errors import ConfigurationError
+from .core.algorithms import HMAC_ALGORITHMS, HMAC_KEY_BYTES, MIN_SECRET_BYTES, PUBLIC_KEY_ALGORITHMS
+from .core.errors import ConfigurationError
+from .policy.browser import BrowserPolicy
+from .policy.mcp_methods import MethodPermissions
+from .policy.rbac import RBACPolicy
 
 __all__ = ["AuthSettings", "ENV_PREFIX"]
 
 ENV_PREFIX = "MCP_AUTH_"
-
-HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
-PUBLIC_KEY_ALGORITHMS = frozenset(
-    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES256K", "ES384", "ES512", "EdDSA"}
-)
-MIN_SECRET_BYTES = 32
-# RFC 7518 §3.2: an HMAC key at least as long as the hash output.
-_HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 
 CommaList = Annotated[list[str], NoDecode]
 
@@ -122,7 +118,7 @@ class AuthSettings(BaseSettings):
         if self.jwt_secret is not None:
             if not algorithms <= HMAC_ALGORITHMS:
                 raise ConfigurationError(f"{ENV_PREFIX}JWT_SECRET needs HS256, HS384 or HS512 in JWT_ALGORITHMS")
-            needed = max(MIN_SECRET_BYTES, *(_HMAC_KEY_BYTES[alg] for alg in algorithms))
+            needed = max(MIN_SECRET_BYTES, *(HMAC_KEY_BYTES[alg] for alg in algorithms))
             if len(self.jwt_secret.get_secret_value().encode()) < needed:
                 raise ConfigurationError(
                     f"{ENV_PREFIX}JWT_SECRET must be at least {needed} bytes for {', '.join(sorted(algorithms))}"
@@ -151,8 +147,7 @@ class AuthSettings(BaseSettings):
         return self
 
     def _validate_origins(self) -> None:
-        from .browser import BrowserPolicy  # the browser policy owns what an origin setting may be
-
+        # The browser policy owns what an origin setting may be.
         BrowserPolicy(
             origin_paths=self.browser_origin_paths,
             public_origin=self.public_origin,
@@ -161,9 +156,6 @@ class AuthSettings(BaseSettings):
 
     def _validate_permissions(self) -> None:
         # Parsed here so a malformed policy or method map fails at start-up, naming its fault.
-        from .mcp_methods import MethodPermissions
-        from .rbac import RBACPolicy
-
         if self.rbac_policy is not None:
             RBACPolicy.from_source(self.rbac_policy)
         MethodPermissions.from_json(self.mcp_method_permissions)

@@ -1,1 +1,2 @@
-"""Optional integrations: the `mcp` SDK, FastAPI."""
+"""Glue for frameworks and protocols around the pipeline: Starlette decorators, FastAPI
+dependencies, RFC 9728 metadata. Integrations never import each other."""

@@ -17,10 +17,11 @@ from collections.abc import Awaitable, Callable
 from fastapi import HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ..errors import AuthError
-from ..principal import Principal
-from ..rbac import check_request, resource_metadata_url, team_of, validate_requirement
-from ..responses import challenge
+from ..core.errors import AuthError
+from ..core.principal import Principal
+from ..pipeline.checks import check_request, resource_metadata_url, team_of
+from ..pipeline.responses import challenge
+from ..policy.rbac import validate_requirement
 
 __all__ = ["bearer_scheme", "require_permission"]
 

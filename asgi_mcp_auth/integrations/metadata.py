@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from ..errors import ConfigurationError
+from ..core.errors import ConfigurationError
 from ..settings import AuthSettings
 
 __all__ = [

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 from asgi_mcp_auth import AuthSettings, ConfigurationError
-from asgi_mcp_auth.browser import parse_origin
 from asgi_mcp_auth.integrations.metadata import WELL_KNOWN_PATH, well_known_path, well_known_url
+from asgi_mcp_auth.policy.browser import parse_origin
 
 from .mcp_server import DEFAULT_ALLOWED_HOSTS
 

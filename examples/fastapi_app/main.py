@@ -26,9 +26,9 @@ from fastapi.staticfiles import StaticFiles
 
 from asgi_mcp_auth import AuthError, AuthSettings, MCPAuthMiddleware, Principal, get_authenticator
 from asgi_mcp_auth import principal_from as _principal_from
-from asgi_mcp_auth.browser import BrowserVerdict
 from asgi_mcp_auth.integrations.fastapi import require_permission
 from asgi_mcp_auth.integrations.metadata import protected_resource_metadata_routes
+from asgi_mcp_auth.policy.browser import BrowserVerdict
 
 from .config import (
     LOGIN_PATH,

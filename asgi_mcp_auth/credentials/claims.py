@@ -1,0 +1,106 @@
+"""`ClaimsMapper`: verified token claims to a `Principal` with its effective permissions.
+
+Every claim is checked for its JSON type: a claim of an unexpected type is a malformed token
+(`AuthenticationError`, 401), never an exception that becomes a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from ..core.errors import AuthenticationError
+from ..core.principal import Principal, TokenSource
+from ..policy.rbac import RBACPolicy
+
+__all__ = ["ClaimsMapper"]
+
+
+def _strings(value: Any, claim: str, *, split: bool = False) -> frozenset[str]:
+    if value is None:
+        return frozenset()
+    if isinstance(value, str):
+        return frozenset(value.split() if split else value.replace(",", " ").split())
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return frozenset(value)
+    raise AuthenticationError(f"Malformed {claim} claim")
+
+
+_GrantKey = tuple[frozenset[str], frozenset[str], frozenset[tuple[str, frozenset[str]]]]
+_Grants = tuple[frozenset[str], frozenset[str], frozenset[str], Mapping[str, frozenset[str]]]
+_GRANTS_MEMO_SIZE = 1024
+
+
+def _optional_string(claims: Mapping[str, Any], name: str) -> str | None:
+    value = claims.get(name)
+    return value if isinstance(value, str) else None
+
+
+class ClaimsMapper:
+    """Maps verified claims to a `Principal` with its effective permissions."""
+
+    def __init__(
+        self,
+        *,
+        rbac: RBACPolicy | None = None,
+        roles_claim: str = "roles",
+        teams_claim: str = "teams",
+        team_roles_claim: str = "team_roles",
+    ) -> None:
+        self.rbac = rbac or RBACPolicy()
+        self.roles_claim = roles_claim
+        self.teams_claim = teams_claim
+        self.team_roles_claim = team_roles_claim
+        self._effective: dict[_GrantKey, _Grants] = {}
+
+    def __call__(self, claims: Mapping[str, Any], source: TokenSource) -> Principal:
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise AuthenticationError("Token has no subject")
+        scopes = _strings(claims.get("scope"), "scope", split=True) | _strings(claims.get("scp"), "scp", split=True)
+        raw_team_roles = claims.get(self.team_roles_claim) or {}
+        if not isinstance(raw_team_roles, dict):
+            raise AuthenticationError(f"Malformed {self.team_roles_claim} claim")
+        team_roles = {str(team): _strings(roles, self.team_roles_claim) for team, roles in raw_team_roles.items()}
+        roles = _strings(claims.get(self.roles_claim), self.roles_claim)
+        audience = claims.get("aud")
+        roles, scopes, permissions, team_permissions = self._permissions(roles, scopes, team_roles)
+        expires_at = claims.get("exp")
+        return Principal(
+            subject=subject,
+            issuer=_optional_string(claims, "iss"),
+            audience=(audience,)
+            if isinstance(audience, str)
+            else tuple(a for a in audience or () if isinstance(a, str)),
+            client_id=_optional_string(claims, "client_id") or _optional_string(claims, "azp"),
+            email=_optional_string(claims, "email"),
+            name=_optional_string(claims, "name"),
+            roles=roles,
+            scopes=scopes,
+            teams=_strings(claims.get(self.teams_claim), self.teams_claim) | frozenset(team_roles),
+            team_roles=MappingProxyType(team_roles),
+            permissions=permissions,
+            team_permissions=team_permissions,
+            token_source=source,
+            expires_at=int(expires_at) if isinstance(expires_at, int | float) else None,
+            claims=MappingProxyType(dict(claims)),
+        )
+
+    def _permissions(
+        self, roles: frozenset[str], scopes: frozenset[str], team_roles: Mapping[str, frozenset[str]]
+    ) -> _Grants:
+        """(roles, scopes, permissions, team permissions); equal sets come back as one object.
+
+        Expanding roles is the costliest step of a verification, and the tokens of a client
+        repeat the same roles and scopes: the answer is remembered (bounded; the policy is fixed),
+        and principals share these immutable sets, which keeps cached identities small.
+        """
+        key = (roles, scopes, frozenset(team_roles.items()))
+        grants = self._effective.get(key)
+        if grants is None:
+            grants = (roles, scopes, *self.rbac.effective(roles, scopes, team_roles))
+            if len(self._effective) >= _GRANTS_MEMO_SIZE:
+                self._effective.clear()
+            self._effective[key] = grants
+        return grants

@@ -1,0 +1,77 @@
+"""The audit log: one record per authentication decision, on the `asgi_mcp_auth.audit` logger.
+
+Levels keep production logs quiet: successes are DEBUG, refusals (400/401/413) INFO, forbidden
+requests (403, including CSRF refusals) WARNING, internal errors ERROR. Each record carries the
+decision as `record.audit` (a dict) for structured handlers, and a one-line message for the
+rest. A record never holds a token, a cookie or a secret: only the subject, the token source,
+the client address, the method, the path, the status and the public reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from starlette.types import Scope
+
+from ..core.principal import Principal
+
+__all__ = ["AUDIT_LOGGER", "audit"]
+
+AUDIT_LOGGER = "asgi_mcp_auth.audit"
+logger = logging.getLogger(AUDIT_LOGGER)
+LOG_DECISION = "auth %s status=%d method=%s path=%r client=%s subject=%s source=%s reason=%r"
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _level(status: int) -> int:
+    if status < 400:
+        return logging.DEBUG
+    if status == 403:
+        return logging.WARNING
+    if status >= 500:
+        return logging.ERROR
+    return logging.INFO
+
+
+def _outcome(status: int) -> str:
+    if status < 400:
+        return "authenticated"
+    if status == 403:
+        return "forbidden"
+    if status >= 500:
+        return "error"
+    return "refused"
+
+
+def audit(scope: Scope, status: int, principal: Principal | None = None, reason: str | None = None) -> None:
+    """Record one decision about the request in `scope`."""
+    level = _level(status)
+    if not logger.isEnabledFor(level):
+        return
+    client = scope.get("client")
+    decision: dict[str, Any] = {
+        "outcome": _outcome(status),
+        "status": status,
+        "method": scope.get("method", "WEBSOCKET"),
+        "path": _UNPRINTABLE.sub("?", scope.get("path", ""))[:512],
+        "client": f"{client[0]}:{client[1]}" if client else None,
+        "subject": principal.subject if principal else None,
+        "token_source": principal.token_source.value if principal else None,
+        "reason": reason,
+    }
+    logger.log(
+        level,
+        LOG_DECISION,
+        decision["outcome"],
+        status,
+        decision["method"],
+        decision["path"],
+        decision["client"],
+        decision["subject"],
+        decision["token_source"],
+        reason,
+        extra={"audit": decision},
+    )

@@ -1,0 +1,205 @@
+"""`MCPAuthMiddleware`: a thin pure-ASGI shell around the shared `Authenticator`.
+
+Trust assumptions: the middleware runs outside every route that needs an identity (add it to
+the app, not to a router); `PUBLIC_ORIGIN` is set when a proxy changes scheme or host; the app
+does not consult credentials itself but reads the principal this middleware stores.
+
+For every authenticated or public request it sets `scope[PRINCIPAL_KEY]`, `scope["user"]`,
+`scope["auth"]` and the principal ContextVar, and resets the ContextVar when the app returns or
+raises. A refused request gets an error response and the app is never called.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.authentication import AuthCredentials, UnauthenticatedUser
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..core.errors import AuthError, PayloadTooLarge
+from ..credentials.verifier import TokenVerifier
+from ..policy.mcp_methods import MethodPermissions
+from ..policy.rbac import RBACPolicy
+from ..settings import AuthSettings
+from .audit import audit
+from .authenticator import AuthenticateCallable, Authenticator, Identity, RevocationCheck
+from .context import AUTHENTICATOR_KEY, PRINCIPAL_KEY, _principal
+from .fallback import set_default_authenticator
+from .responses import INTERNAL_ERROR_MESSAGE, error_response, internal_error_response, request_id_of
+from .users import reset_sdk_user, set_sdk_user
+
+__all__ = ["MCPAuthMiddleware"]
+
+logger = logging.getLogger("asgi_mcp_auth.middleware")
+LOG_UNEXPECTED = "Unexpected error while authenticating %s %s"
+
+ERROR_ID_BODY_LIMIT = 65_536  # bytes read from a refused MCP request to echo its JSON-RPC id
+WS_POLICY_VIOLATION = 1008
+
+
+class _ClientDisconnected(Exception):
+    """The client went away before its whole body arrived: there is no one to answer."""
+
+
+class MCPAuthMiddleware:
+    """Authenticates every `http` and `websocket` request; see the module docstring."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        settings: AuthSettings | None = None,
+        authenticator: Authenticator | None = None,
+        authenticate: AuthenticateCallable | None = None,
+        verifier: TokenVerifier | None = None,
+        rbac: RBACPolicy | None = None,
+        is_revoked: RevocationCheck | None = None,
+        method_permissions: Mapping[str, str | None] | MethodPermissions | None = None,
+    ) -> None:
+        self.app = app
+        if authenticator is None:
+            settings = settings if settings is not None else AuthSettings()
+            authenticator = Authenticator.from_settings(
+                settings, verifier=verifier, authenticate=authenticate, rbac=rbac, is_revoked=is_revoked
+            )
+        self.authenticator = authenticator
+        self.settings = authenticator.settings or settings
+        self.resource_metadata_url = self.settings.resource_metadata_url if self.settings else None
+        self.max_body_bytes = self.settings.mcp_max_body_bytes if self.settings else 1_048_576
+        if isinstance(method_permissions, MethodPermissions):
+            self.method_permissions = method_permissions
+        elif method_permissions is not None:
+            self.method_permissions = MethodPermissions(method_permissions)
+        else:
+            self.method_permissions = MethodPermissions.from_json(
+                self.settings.mcp_method_permissions if self.settings else None
+            )
+        set_default_authenticator(authenticator)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        scope[AUTHENTICATOR_KEY] = self.authenticator
+        is_mcp = self.authenticator.classify(scope["path"]).mcp
+        body: bytes | None = None
+        identity: Identity | None = None
+        try:
+            # No `Headers` object up front: a request with a bearer header never needs one.
+            identity = await self.authenticator.authenticate(scope)
+            if identity is not None and is_mcp and scope["type"] == "http" and scope["method"] == "POST":
+                body = await _read_body(receive, self.max_body_bytes, Headers(scope=scope))
+                for permission in self.method_permissions.required_for_body(body):
+                    self.authenticator.rbac.check(identity.principal, permission)
+                receive = _replay(body, receive)
+        except AuthError as error:
+            audit(scope, error.status_code, identity.principal if identity else None, error.message)
+            await self._refuse(error, scope, receive, send, body, is_mcp, Headers(scope=scope))
+            return
+        except _ClientDisconnected:
+            return
+        except Exception:
+            # Logged with its traceback, answered without it: the app is not called.
+            logger.exception(LOG_UNEXPECTED, scope.get("method", "WS"), scope["path"])
+            audit(scope, 500, None, INTERNAL_ERROR_MESSAGE)
+            await self._internal_error(scope, receive, send, body, is_mcp, Headers(scope=scope))
+            return
+        if identity is not None:
+            audit(scope, 200, identity.principal)
+        await self._call_app(identity, scope, receive, send)
+
+    async def _call_app(self, identity: Identity | None, scope: Scope, receive: Receive, send: Send) -> None:
+        sdk_token = None
+        if identity is None:
+            scope[PRINCIPAL_KEY] = None
+            scope["user"] = UnauthenticatedUser()
+            scope["auth"] = AuthCredentials()
+            token = _principal.set(None)
+        else:
+            scope[PRINCIPAL_KEY] = identity.principal
+            scope["user"] = identity.user
+            scope["auth"] = identity.auth
+            token = _principal.set(identity.principal)
+            sdk_token = set_sdk_user(identity.user)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            reset_sdk_user(sdk_token)
+            _principal.reset(token)
+
+    async def _refuse(
+        self,
+        error: AuthError,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        body: bytes | None,
+        is_mcp: bool,
+        headers: Headers,
+    ) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": error.message[:120]})
+            return
+        request_id = await self._request_id(scope, receive, body, is_mcp, headers)
+        response = error_response(
+            error, jsonrpc=is_mcp, request_id=request_id, resource_metadata_url=self.resource_metadata_url
+        )
+        await response(scope, receive, send)
+
+    async def _internal_error(
+        self, scope: Scope, receive: Receive, send: Send, body: bytes | None, is_mcp: bool, headers: Headers
+    ) -> None:
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1011})
+            return
+        request_id = await self._request_id(scope, receive, body, is_mcp, headers)
+        await internal_error_response(jsonrpc=is_mcp, request_id=request_id)(scope, receive, send)
+
+    @staticmethod
+    async def _request_id(scope: Scope, receive: Receive, body: bytes | None, is_mcp: bool, headers: Headers) -> Any:
+        if not is_mcp or scope.get("method") != "POST":
+            return None
+        if body is None:
+            try:
+                body = await _read_body(receive, ERROR_ID_BODY_LIMIT, headers)
+            except (PayloadTooLarge, _ClientDisconnected, OSError):
+                return None
+        return request_id_of(body[:ERROR_ID_BODY_LIMIT])
+
+
+async def _read_body(receive: Receive, limit: int, headers: Headers) -> bytes:
+    """Read the whole request body, refusing (413) one longer than `limit` bytes."""
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge()
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientDisconnected()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge()
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that yields `body` once, byte for byte, then defers to the real one."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
