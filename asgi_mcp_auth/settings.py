@@ -192,14 +192,17 @@ def refuse_unknown_variables(environ: Mapping[str, str], settings_type: type[Bas
     """Raise `ConfigurationError` for an `MCP_AUTH_*` variable that names no setting: a typo
     (`MCP_AUTH_JWT_AUDIENCEE`) would otherwise leave the setting at its default unnoticed. The
     error names the variable and the closest setting, never the value."""
-    known = {f"{ENV_PREFIX}{name}".upper() for name in settings_type.model_fields}
-    unknown = sorted(name for name in environ if name.upper().startswith(ENV_PREFIX) and name.upper() not in known)
+    known = sorted(name.upper() for name in settings_type.model_fields)
+    unknown = sorted(
+        name for name in environ if name.upper().startswith(ENV_PREFIX) and name.upper()[len(ENV_PREFIX) :] not in known
+    )
     if not unknown:
         return
     parts = []
     for name in unknown:
-        close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.6)
-        parts.append(f"{name} (did you mean {close[0]}?)" if close else name)
+        # Compared without the shared prefix, which would make every name look close.
+        close = difflib.get_close_matches(name.upper()[len(ENV_PREFIX) :], known, n=1, cutoff=0.6)
+        parts.append(f"{name} (did you mean {ENV_PREFIX}{close[0]}?)" if close else name)
     raise ConfigurationError(f"Unknown environment variable: {', '.join(parts)}")
 
 
