@@ -74,7 +74,7 @@ def _start(server: str, root_path: str | None) -> Served:
     env = {name: value for name, value in os.environ.items() if not name.startswith("MCP_AUTH_")}
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS), str(TESTS.parent)])
     # A file, not a pipe: a server logging into a pipe nobody reads blocks once it is full.
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server process
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
         [sys.executable, *_command(server, port, root_path)],
         cwd=TESTS,
@@ -157,7 +157,8 @@ async def _sse_session(http: httpx.AsyncClient, cell: Cell, credential: str) -> 
             elif line.startswith("data:") and event == "endpoint":
                 data = line[5:].strip()
                 break
-        assert data is not None and "session_id=" in data
+        assert data is not None
+        assert "session_id=" in data
         session_id = data.partition("session_id=")[2]
         yield cell.url(f"/legacy/messages/?session_id={session_id}")
 

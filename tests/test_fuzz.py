@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tokens import AUDIENCE, OTHER_SECRET, SECRET, claims, forge, token
 
-from asgi_mcp_auth import AuthError, Authenticator, Principal, principal_from, resolve_principal
+from asgi_mcp_auth import Authenticator, AuthError, Principal, principal_from, resolve_principal
 
 pytestmark = pytest.mark.anyio
 

@@ -94,7 +94,10 @@ def test_disagreeing_routing_headers_are_refused(headers: dict[str, str], body: 
         ({}, body_of("tools/call", "rm")),  # no routing headers: nothing to disagree with
         ({"mcp-protocol-version": HANDSHAKE}, body_of("tools/call", "rm")),  # older clients send none
         ({"mcp-protocol-version": MODERN, "mcp-method": "tools/list"}, body_of("tools/list", None)),
-        ({"mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": "echo"}, body_of("tools/call", "echo")),
+        (
+            {"mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": "echo"},
+            body_of("tools/call", "echo"),
+        ),
         (
             {"mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": "=?base64?w6ljaG8=?="},
             body_of("tools/call", "écho"),
@@ -113,7 +116,9 @@ def test_a_routing_header_sent_twice_is_a_disagreement() -> None:
         check_routing_headers(headers, [body_of("tools/list", None)])
 
 
-@given(value=st.text(max_size=20) | st.binary(max_size=20).map(lambda b: "=?base64?" + base64.b64encode(b).decode() + "?="))
+@given(
+    value=st.text(max_size=20) | st.binary(max_size=20).map(lambda b: "=?base64?" + base64.b64encode(b).decode() + "?=")
+)
 def test_mcp_name_decoding_matches_the_sdks(value: str) -> None:
     assert decode_header_value(value) == sdk_decode_header_value(value)
 
