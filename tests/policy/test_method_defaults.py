@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from apps import RecordingApp, client, protect
 from mcp_types.methods import CLIENT_REQUESTS
+from tokens import token
 
 from asgi_mcp_auth import PermissionDenied, Principal
 from asgi_mcp_auth.policy.mcp_methods import DEFAULT_METHOD_PERMISSIONS, MethodPermissions
@@ -128,3 +130,29 @@ def test_admin_holds_unknown_methods_through_the_wildcard() -> None:
     admin = RBACPolicy().bind(Principal(subject="root", roles=frozenset({"admin"})))
 
     RBACPolicy().check(admin, "mcp.method:vendor/anything")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("method", "params", "roles", "scope", "status"),
+    [
+        ("subscriptions/listen", {"notifications": {"toolsListChanged": True}}, ["developer"], "prompts.read", 403),
+        ("subscriptions/listen", {"notifications": {"promptsListChanged": True}}, ["developer"], "prompts.read", 200),
+        ("tasks/result", {"taskId": "t"}, ["viewer"], None, 403),
+        ("tasks/result", {"taskId": "t"}, ["developer"], None, 200),
+        ("completion/complete", {"ref": {"type": "ref/prompt", "name": "p"}}, [], None, 403),
+        ("server/discover", {}, [], None, 200),
+        ("vendor/undocumented", {}, ["developer"], None, 403),
+    ],
+)
+async def test_methods_added_by_protocol_2026_07_28_need_permissions_regression(
+    method: str, params: dict[str, Any], roles: list[str], scope: str | None, status: int
+) -> None:
+    inner = RecordingApp()
+    credential = token("caller", roles=roles, **({"scope": scope} if scope else {}))
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+    async with client(protect(inner)) as http:
+        response = await http.post("/mcp/", json=body, headers={"Authorization": f"Bearer {credential}"})
+
+    assert response.status_code == status
+    assert inner.calls == (1 if status == 200 else 0)

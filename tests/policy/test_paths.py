@@ -16,6 +16,7 @@ from starlette.routing import Mount
 from tokens import settings, token
 
 from asgi_mcp_auth import MCPAuthMiddleware
+from asgi_mcp_auth.policy.browser import BrowserPolicy, BrowserVerdict
 from asgi_mcp_auth.policy.paths import PathKind, PathRules, route_path
 
 VIEWER = token("viewer-user", roles=["viewer"])
@@ -187,3 +188,31 @@ async def test_client_root_path_cannot_make_an_mcp_request_public_regression() -
 
     assert sent[0]["status"] == 401
     assert inner.calls == 0
+
+
+NAVIGATION = [
+    ("Sec-Fetch-Mode", "navigate"),
+    ("Sec-Fetch-Dest", "document"),
+    ("Sec-Fetch-Site", "cross-site"),
+]
+
+
+@pytest.mark.parametrize(
+    ("path", "raw_path", "root_path", "is_target"),
+    [
+        ("/gw/admin", b"/gw/admin", "/gw", True),  # server or framework root path
+        ("/admin", b"/admin", "/gw", True),  # a proxy stripped the prefix
+        ("/gw/oauth/callback", b"/gw/oauth/callback", "/gw", True),
+        ("/gw/admin", b"/gw/admin", "", False),  # no root path: /gw/admin is not the page
+        ("/gw/x/../admin", b"/gw/x/../admin", "/gw", False),
+        ("/gw/admin", b"/gw/%2E%2E/admin", "/gw", False),  # the raw path shows what was encoded
+    ],
+)
+def test_the_browser_allowlist_target_is_the_route_path(
+    path: str, raw_path: bytes, root_path: str, is_target: bool
+) -> None:
+    scope = scope_of(path, root_path, method="GET", headers=NAVIGATION)
+    scope["raw_path"] = raw_path
+    policy = BrowserPolicy(origin_paths=["/admin", "/oauth/callback"], public_origin="https://gw.example.com")
+
+    assert (policy.classify(scope) is BrowserVerdict.BROWSER) is is_target
