@@ -25,13 +25,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from deployment_app import LAYOUT_HEADER, LAYOUT_PREFIXES
 from tokens import token
 
 pytestmark = [pytest.mark.slow, pytest.mark.anyio]
 
 TESTS = Path(__file__).parent
 ROOT_PATH = "/gw"
+# As in deployment_app.py (not imported here: it builds every layout, which the servers do).
+LAYOUT_HEADER = "x-layout"
+LAYOUT_PREFIXES = {"plain": "", "fastapi": "/gw", "mount": "/gw"}
 SERVERS = ("uvicorn", "hypercorn", "daphne", "granian")
 PREFIXES = ("none", "server_root_path", "fastapi_root_path", "mount")
 PLACEMENTS = ("mcp", "sub_path", "sse")

@@ -149,7 +149,7 @@ async def test_methods_added_by_protocol_2026_07_28_need_permissions_regression(
     method: str, params: dict[str, Any], roles: list[str], scope: str | None, status: int
 ) -> None:
     inner = RecordingApp()
-    credential = token("caller", roles=roles, **({"scope": scope} if scope else {}))
+    credential = token("caller", roles=roles, scope=scope if scope else ...)  # Ellipsis: no scope claim
     body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
     async with client(protect(inner)) as http:
         response = await http.post("/mcp/", json=body, headers={"Authorization": f"Bearer {credential}"})

@@ -128,6 +128,7 @@ MCP_POST_HEADERS = {"Authorization": f"Bearer {VIEWER}", "Content-Type": "applic
 
 
 @pytest.mark.anyio
+@pytest.mark.filterwarnings("ignore:The `root_path` parameter is deprecated")  # still a layout users have
 async def test_root_path_does_not_skip_method_checks_regression() -> None:
     inner = RecordingApp()
     app = FastAPI(root_path="/gw")
