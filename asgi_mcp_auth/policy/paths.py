@@ -9,10 +9,12 @@ different route from the one that runs. Hence:
   route path is an MCP path (a client-chosen `root_path` can move the route path, never widen
   what is public);
 - a request is an **MCP request** when its raw or route path is in `MCP_PATHS`, when its route
-  path has the shape of an MCP transport endpoint (a final `mcp` segment, or the SSE transport's
-  `messages` endpoint with a `session_id`), or when a POST carries MCP protocol headers
-  (`Mcp-Method`, `MCP-Protocol-Version`, `Mcp-Session-Id`) or asks for `text/event-stream`, which
-  the streamable HTTP transport demands of every POST it answers with a stream.
+  path has the shape of a streamable HTTP endpoint (a final `mcp` segment), or when it is a POST
+  to the SSE transport's message endpoint (`messages` with a `session_id`, or any path with a
+  `session_id` of the SDK's form, 32 hexadecimal digits), or a POST that carries MCP protocol
+  headers (`Mcp-Method`, `MCP-Protocol-Version`, `Mcp-Session-Id`) or asks for
+  `text/event-stream`, which the streamable HTTP transport demands of every POST it answers
+  with a stream.
 
 MCP requests found by their shape or headers rather than by `MCP_PATHS` are checked all the
 same; the first one on each path logs a warning asking the operator to list the path.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -39,6 +42,7 @@ _MEMO_SIZE = 4096
 _MEMO_MAX_CHARS = 256
 _MAX_WARNED_PATHS = 256
 _SIGNAL_HEADERS = frozenset({b"mcp-method", b"mcp-protocol-version", b"mcp-session-id"})
+_SDK_SESSION_ID = re.compile(rb"[0-9a-fA-F]{32}")
 
 
 def route_path(scope: Scope) -> str:
@@ -156,6 +160,15 @@ def _is_mcp_endpoint_shape(route: str) -> bool:
 
 
 def _is_sse_message_endpoint(route: str, query: bytes) -> bool:
-    """The SSE transport's `POST .../messages/?session_id=...`."""
+    """The SSE transport's `POST .../messages/?session_id=...`, or its message endpoint at any
+    path, known by the session id the SDK hands out (32 hexadecimal digits)."""
+    if b"session_id=" not in query:
+        return False
     segments = [segment for segment in _clean(route).split("/") if segment]
-    return bool(segments) and segments[-1] == "messages" and b"session_id=" in query
+    if segments and segments[-1] == "messages":
+        return True
+    return any(_SDK_SESSION_ID.fullmatch(value) for value in _query_values(query, b"session_id"))
+
+
+def _query_values(query: bytes, name: bytes) -> list[bytes]:
+    return [part.partition(b"=")[2] for part in query.split(b"&") if part.partition(b"=")[0] == name]

@@ -81,6 +81,9 @@ def test_public_and_mcp_are_decided_on_the_route_path_and_the_raw_path(
         ("/gw/analytics/MCP", [], "", True),
         ("/legacy/messages/", [], "session_id=abc", True),
         ("/legacy/messages/", [], "", False),
+        ("/legacy/rpc/", [], "session_id=0123456789abcdef0123456789ABCDEF", True),  # a custom message_path
+        ("/legacy/rpc/", [], "x=1&session_id=0123456789abcdef0123456789abcdef&y=2", True),
+        ("/api/items", [], "session_id=abc", False),
         ("/rpc", [("Mcp-Session-Id", "abc")], "", True),
         ("/rpc", [("MCP-Protocol-Version", "2026-07-28")], "", True),
         ("/rpc", [("Mcp-Method", "tools/call")], "", True),
