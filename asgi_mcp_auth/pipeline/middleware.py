@@ -42,10 +42,12 @@ from .users import reset_sdk_user, set_sdk_user
 __all__ = ["MCPAuthMiddleware"]
 
 logger = logging.getLogger("asgi_mcp_auth.middleware")
-LOG_UNEXPECTED = "Unexpected error while authenticating %s %s"
+LOG_UNEXPECTED = "Unexpected error while authenticating %s %r"  # %r: a path may hold CR/LF
 
 ERROR_ID_BODY_LIMIT = 65_536  # bytes read from a refused MCP request to echo its JSON-RPC id
 WS_POLICY_VIOLATION = 1008
+_UNCLASSIFIED = PathKind(public=False, mcp=False)  # until classify() has answered
+_STARTS = frozenset({"http.response.start", "websocket.accept", "websocket.close"})
 
 
 class MCPAuthMiddleware:
@@ -88,7 +90,7 @@ class MCPAuthMiddleware:
             await self.app(scope, receive, send)
             return
         scope[AUTHENTICATOR_KEY] = self.authenticator
-        kind = PathKind(public=False, mcp=False)
+        kind = _UNCLASSIFIED
         body: bytes | None = None
         identity: Identity | None = None
         try:
@@ -142,7 +144,7 @@ class MCPAuthMiddleware:
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
-            if message["type"] in ("http.response.start", "websocket.accept", "websocket.close"):
+            if not started and message["type"] in _STARTS:
                 started = True
             await send(message)
 

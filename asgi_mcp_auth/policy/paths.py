@@ -94,7 +94,7 @@ class PathRules:
         self.public_paths = frozenset(path.rstrip("/") or "/" for path in public_paths)
         self.mcp_paths = tuple(_clean(path).rstrip("/") for path in mcp_paths)
         self.detect_mcp = detect_mcp
-        self._memo: dict[tuple[str, str], PathKind] = {}
+        self._memo: dict[str | tuple[str, str], PathKind] = {}
         self._warned: set[str] = set()
 
     def is_public(self, path: str) -> bool:
@@ -112,7 +112,7 @@ class PathRules:
         """The `PathKind` of the request in `scope` (see the module docstring)."""
         path: str = scope["path"]
         root_path: str = scope.get("root_path") or ""
-        key = (path, root_path)
+        key: str | tuple[str, str] = (path, root_path) if root_path else path
         kind = self._memo.get(key)
         if kind is None:
             kind = self._classify_paths(path, route_path(scope))
@@ -138,7 +138,10 @@ class PathRules:
     def _carries_mcp_signals(self, scope: Scope) -> bool:
         if scope.get("type") != "http" or scope.get("method") != "POST":
             return False
-        for name, value in scope["headers"]:
+        headers = scope["headers"]
+        if not isinstance(headers, list):  # any iterable is allowed: read it once, as Headers does
+            headers = scope["headers"] = list(headers)
+        for name, value in headers:
             if name in _SIGNAL_HEADERS:
                 return True
             if name == b"accept" and b"text/event-stream" in value.lower():
