@@ -124,7 +124,7 @@ async def test_fallback_uses_the_authenticator_of_the_middleware_that_served_the
 
 
 @pytest.mark.parametrize("order", [("first", "second"), ("second", "first")])
-async def test_fallback_with_two_middlewares_refuses_a_request_neither_saw_whatever_came_before(
+async def test_fallback_never_picks_the_last_built_middleware_for_a_request_none_saw_regression(
     order: tuple[str, str],
 ) -> None:
     middlewares = {"first": protect(RecordingApp()), "second": protect(RecordingApp())}
