@@ -17,6 +17,8 @@
    same response).
 3. Memory: 1 000 000 requests with 100 000 distinct tokens through the middleware, in process:
    the cache stays within its bound; resident memory before and after.
+4. A new token per algorithm (HS256, RS256, ES256, EdDSA), static key and JWKS on 127.0.0.1,
+   next to the SDK stack and `jwt.decode` alone (`bench/case_algorithms.py`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 
+from case_algorithms import algorithms_section  # noqa: E402
 from case_end_to_end import end_to_end_section, serve  # noqa: E402
 from case_memory import memory_run, memory_section  # noqa: E402
 from case_overhead import overhead_section  # noqa: E402
@@ -39,6 +42,7 @@ from harness import machine  # noqa: E402
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer iterations and a smaller memory run")
+    parser.add_argument("--skip-algorithms", action="store_true", help="skip the per-algorithm runs")
     parser.add_argument("--skip-e2e", action="store_true", help="skip the uvicorn runs")
     parser.add_argument("--skip-memory", action="store_true", help="skip the many-tokens memory run")
     parser.add_argument("--serve", choices=["with", "without"], help=argparse.SUPPRESS)
@@ -56,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"# asgi-mcp-auth overhead benchmark{' (--quick)' if args.quick else ''}")
     print(f"machine: {machine()}")
     asyncio.run(overhead_section(args.quick))
+    if not args.skip_algorithms:
+        asyncio.run(algorithms_section(args.quick))
     if not args.skip_e2e:
         end_to_end_section(args.quick)
     if not args.skip_memory:
