@@ -19,6 +19,8 @@
    the cache stays within its bound; resident memory before and after.
 4. A new token per algorithm (HS256, RS256, ES256, EdDSA), static key and JWKS on 127.0.0.1,
    next to the SDK stack and `jwt.decode` alone (`bench/case_algorithms.py`).
+5. The MCP POST path: the method check per JSON-RPC body shape (small, 100 KB flat, 100 KB
+   nested), next to a GET and to `pydantic_core.from_json` of the same body (`bench/case_mcp_bodies.py`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 
 from case_algorithms import algorithms_section  # noqa: E402
 from case_end_to_end import end_to_end_section, serve  # noqa: E402
+from case_mcp_bodies import mcp_bodies_section  # noqa: E402
 from case_memory import memory_run, memory_section  # noqa: E402
 from case_overhead import overhead_section  # noqa: E402
 from harness import machine  # noqa: E402
@@ -43,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="fewer iterations and a smaller memory run")
     parser.add_argument("--skip-algorithms", action="store_true", help="skip the per-algorithm runs")
+    parser.add_argument("--skip-mcp", action="store_true", help="skip the MCP body runs")
     parser.add_argument("--skip-e2e", action="store_true", help="skip the uvicorn runs")
     parser.add_argument("--skip-memory", action="store_true", help="skip the many-tokens memory run")
     parser.add_argument("--serve", choices=["with", "without"], help=argparse.SUPPRESS)
@@ -62,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     asyncio.run(overhead_section(args.quick))
     if not args.skip_algorithms:
         asyncio.run(algorithms_section(args.quick))
+    if not args.skip_mcp:
+        asyncio.run(mcp_bodies_section(args.quick))
     if not args.skip_e2e:
         end_to_end_section(args.quick)
     if not args.skip_memory:
