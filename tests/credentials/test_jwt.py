@@ -221,5 +221,5 @@ async def test_token_malleability_regression_padded_spellings_of_a_signed_token_
     assert (await verify(verifier, raw)).subject == "alice"
 
     for respelled in _respellings(raw):
-        with pytest.raises(AuthenticationError, match="^Invalid token$"):
+        with pytest.raises(AuthenticationError, match=r"^Invalid token$"):
             await verify(verifier, respelled)
