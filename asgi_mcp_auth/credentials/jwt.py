@@ -8,6 +8,7 @@ neither may turn into a 500 or leak into a response.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -41,6 +42,10 @@ _KEY_FAMILIES: Mapping[type[Any], tuple[str, ...]] = {
 
 
 _TIME_CLAIMS = ("exp", "nbf", "iat")
+# RFC 7515 §7.1: three base64url parts without padding. PyJWT also decodes padded or otherwise
+# re-spelled parts, which gives one signed token many spellings: a denylist or a log keyed by
+# the token text would miss them.
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _CRITICAL_REFUSED = "Token has unsupported critical header parameters"
 
 
@@ -166,6 +171,8 @@ class JWTVerifier:
         """Stock `jwt.decode_complete`, its exceptions mapped to public messages."""
         if key is self.key:
             key = self._decode_key
+        if not _COMPACT_JWS.fullmatch(token):
+            raise AuthenticationError("Invalid token")
         try:
             if header is not None and "crit" in header:
                 raise AuthenticationError(_CRITICAL_REFUSED)
