@@ -170,6 +170,7 @@ REFUSED: dict[str, str] = {
     "b64 false": sign("HS256", claims(), b64=False),
     "junk signature (GHSA-hxm8-2xgr-2p9m)": _replace(GOOD_HS, 2, "!!!!"),
     "noncanonical signature": _noncanonical(GOOD_HS),
+    "padded signature (PyJWT decodes it; one token, many spellings)": GOOD_HS + "=",
     "four segments": GOOD_HS + ".e30",
     "two segments": GOOD_HS.rsplit(".", 1)[0],
     "empty signature": GOOD_HS.rsplit(".", 1)[0] + ".",
@@ -221,7 +222,6 @@ def test_an_rsa_public_key_used_as_hmac_secret_is_refused_by_both() -> None:
     "token",
     [
         pytest.param(sign("HS256", claims(exp=10**400)), id="an absurd but signed expiry"),
-        pytest.param(GOOD_HS + "=", id="a padded signature (PyJWT accepts issuers that pad)"),
         pytest.param(sign("HS256", claims(aud=[AUDIENCE, AUDIENCE])), id="a repeated audience"),
     ],
 )
