@@ -21,8 +21,8 @@ from starlette.types import Scope
 from ..core.errors import AuthenticationError, CredentialsMissing
 from ..core.principal import AuthResult, Principal, TokenSource
 from ..credentials.cache import TokenCache
+from ..credentials.issuers import IssuerRouter, verifier_from_settings
 from ..credentials.jwks import JWKSClient
-from ..credentials.jwt import JWTVerifier
 from ..credentials.verifier import TokenVerifier
 from ..policy.browser import BrowserPolicy
 from ..policy.paths import PathKind, PathRules
@@ -96,8 +96,7 @@ class Authenticator:
         self.is_revoked = is_revoked
         self.settings = settings
         self.cache: TokenCache[tuple[TokenSource, str], Identity] = TokenCache(maxsize=cache_size, ttl=cache_ttl)
-        jwks = self._jwks_client()
-        if jwks is not None:
+        for jwks in self._jwks_clients():
             # A key the identity provider withdrew must not keep its tokens alive in the cache.
             jwks.on_keys_removed(self.invalidate_all)
 
@@ -113,7 +112,7 @@ class Authenticator:
     ) -> Authenticator:
         rbac = rbac or RBACPolicy.from_settings(settings)
         if verifier is None and authenticate is None:
-            verifier = JWTVerifier.from_settings(settings, rbac=rbac)
+            verifier = verifier_from_settings(settings, rbac=rbac)
         browser = BrowserPolicy(
             origin_paths=settings.browser_origin_paths,
             public_origin=settings.public_origin,
@@ -146,13 +145,25 @@ class Authenticator:
         return self.paths.classify(scope)
 
     async def authenticate(self, scope: Scope, headers: Headers | None = None) -> Identity | None:
-        """The identity of the request in `scope`; None for a public path.
+        """The identity of the request in `scope`; None for a public path or a CORS preflight.
 
         Raises an `AuthError` subclass for every refusal. Only an explicit success returns.
         """
-        if self.classify(scope).public:
+        if self.classify(scope).public or self.is_cors_preflight(scope):
             return None
         return await self.identify(scope, headers)
+
+    def is_cors_preflight(self, scope: Scope) -> bool:
+        """A real CORS preflight: `OPTIONS` with `Access-Control-Request-Method` and `Origin`, and
+        no credential at all. Browsers never send credentials on a preflight (Fetch standard), and
+        refusing it would block the real request before it could carry its token; an `OPTIONS`
+        that does carry a credential is authenticated as usual."""
+        if scope["type"] != "http" or scope["method"] != "OPTIONS":
+            return False
+        seen = {name for name, _ in scope["headers"]}
+        if b"access-control-request-method" not in seen or b"origin" not in seen:
+            return False
+        return b"cookie" not in seen and self.policy.header_name.encode("latin-1") not in seen
 
     async def identify(self, scope: Scope, headers: Headers | None = None) -> Identity:
         """The identity the request's credential proves, whatever its path: for public routes
@@ -196,13 +207,20 @@ class Authenticator:
         """Load verification keys from the network now (the JWKS, when `JWKS_URL` is set), so
         the first request does not wait for them; a no-op for other verifiers. Call it from the
         application's lifespan. Raises `jwks.JWKSError` when the fetch fails."""
-        jwks = self._jwks_client()
-        if jwks is not None:
+        for jwks in self._jwks_clients():
             await jwks.prefetch()
 
-    def _jwks_client(self) -> JWKSClient | None:
-        resolver = getattr(self.verifier, "key_resolver", None)
-        return resolver if isinstance(resolver, JWKSClient) else None
+    async def aclose(self) -> None:
+        """Release the verifier's network clients (introspection keeps one HTTP client for its
+        lifetime). Call it from the application's lifespan shutdown; a no-op for other verifiers."""
+        close = getattr(self.verifier, "aclose", None)
+        if close is not None:
+            await close()
+
+    def _jwks_clients(self) -> list[JWKSClient]:
+        verifiers = list(self.verifier.members()) if isinstance(self.verifier, IssuerRouter) else [self.verifier]
+        resolvers = [getattr(verifier, "key_resolver", None) for verifier in verifiers]
+        return [resolver for resolver in resolvers if isinstance(resolver, JWKSClient)]
 
     async def _verified(self, key: tuple[TokenSource, str]) -> Identity:
         """Verify a credential the cache does not hold; cache the identity when it succeeds."""
@@ -238,6 +256,7 @@ class Authenticator:
         return Identity(
             principal=principal,
             user=make_user(principal, credential.token if credential else None),
-            auth=AuthCredentials(sorted(principal.permissions)),
+            # "authenticated" first: Starlette's own convention, so `@requires("authenticated")` works.
+            auth=AuthCredentials(["authenticated", *sorted(principal.permissions)]),
             token=credential.token if credential else None,
         )

@@ -96,7 +96,8 @@ class MCPAuthMiddleware:
         try:
             kind = self.authenticator.classify(scope)
             # No `Headers` object up front: a request with a bearer header never needs one.
-            identity = None if kind.public else await self.authenticator.identify(scope)
+            anonymous = kind.public or self.authenticator.is_cors_preflight(scope)
+            identity = None if anonymous else await self.authenticator.identify(scope)
             if identity is not None and kind.mcp and scope["type"] == "http" and scope["method"] == "POST":
                 body = await read_body(receive, self.max_body_bytes, Headers(scope=scope))
                 self._check_mcp_body(identity, scope, body)
@@ -181,7 +182,11 @@ class MCPAuthMiddleware:
         elif read_id:
             request_id = await self._request_id(scope, receive, body, is_mcp)
         response = error_response(
-            error, jsonrpc=is_mcp, request_id=request_id, resource_metadata_url=self.resource_metadata_url
+            error,
+            jsonrpc=is_mcp,
+            request_id=request_id,
+            resource_metadata_url=self.resource_metadata_url,
+            scopes=self.authenticator.rbac.challenge_scopes,
         )
         await response(scope, receive, send)
 
