@@ -7,12 +7,10 @@ naming the variable at fault; it never surfaces at the first request.
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -23,6 +21,7 @@ from .policy.browser import BrowserPolicy
 from .policy.issuer_list import IssuerConfig, parse_issuers
 from .policy.mcp_methods import MethodPermissions
 from .policy.rbac import RBACPolicy, parse_scope_permissions
+from .policy.urls import is_trusted_url
 
 __all__ = ["ENV_PREFIX", "AuthSettings", "IssuerConfig", "parse_issuers"]  # the last two re-exported
 
@@ -150,7 +149,7 @@ class AuthSettings(BaseSettings):
         elif configured and not algorithms <= PUBLIC_KEY_ALGORITHMS:
             which = "JWT_PUBLIC_KEY" if self.jwt_public_key is not None else "JWKS_URL"
             raise ConfigurationError(f"{ENV_PREFIX}{which} needs public-key algorithms in JWT_ALGORITHMS")
-        if self.jwks_url is not None and not _is_trusted_url(self.jwks_url):
+        if self.jwks_url is not None and not is_trusted_url(self.jwks_url):
             raise ConfigurationError(
                 f"{ENV_PREFIX}JWKS_URL must be an https URL (plain http only for a loopback address)"
             )
@@ -176,8 +175,10 @@ class AuthSettings(BaseSettings):
         return self
 
     def _validate_oauth(self) -> None:
-        if self.introspection_url is not None and not self.introspection_url.startswith(("https://", "http://")):
-            raise ConfigurationError(f"{ENV_PREFIX}INTROSPECTION_URL must be an http(s) URL")
+        if self.introspection_url is not None and not is_trusted_url(self.introspection_url):
+            raise ConfigurationError(
+                f"{ENV_PREFIX}INTROSPECTION_URL must be an https URL (plain http only for a loopback address)"
+            )
         if (self.introspection_client_id is None) != (self.introspection_client_secret is None):
             raise ConfigurationError(
                 f"Set both {ENV_PREFIX}INTROSPECTION_CLIENT_ID and {ENV_PREFIX}INTROSPECTION_CLIENT_SECRET, or neither"
@@ -256,26 +257,6 @@ def _is_placeholder(secret: str) -> bool:
         if len(secret) > width and unit * (len(secret) // width) + unit[: len(secret) % width] == secret:
             return True
     return False
-
-
-def _is_trusted_url(url: str) -> bool:
-    """https, or http to a loopback address (a JWKS served on the same machine)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    if not parts.hostname:
-        return False
-    if parts.scheme == "https":
-        return True
-    if parts.scheme != "http":
-        return False
-    if parts.hostname == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(parts.hostname).is_loopback
-    except ValueError:
-        return False
 
 
 def _reveal(value: SecretStr | str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -102,3 +103,27 @@ def test_a_one_second_cooldown_is_the_least_accepted() -> None:
     settings = AuthSettings(jwt_secret=SECRET, jwt_audience=AUDIENCE, jwks_refresh_cooldown_seconds=1)
 
     assert settings.jwks_refresh_cooldown_seconds == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("https://as.example.com/introspect", True),
+        ("http://127.0.0.1:9/introspect", True),
+        ("http://as.example.com/x", False),
+    ],
+)
+def test_introspection_url_must_be_https_except_on_loopback(url: str, accepted: bool) -> None:
+    values: dict[str, Any] = {"introspection_url": url, "jwt_audience": AUDIENCE}
+    if accepted:
+        assert AuthSettings(**values).introspection_url == url
+    else:
+        with pytest.raises(ConfigurationError, match="MCP_AUTH_INTROSPECTION_URL"):
+            AuthSettings(**values)
+
+
+def test_an_issuers_jwks_url_must_be_https_except_on_loopback() -> None:
+    entry = {"issuer": "https://as.example.com", "audience": AUDIENCE, "jwks_url": "http://as.example.com/jwks"}
+
+    with pytest.raises(ConfigurationError, match="jwks_url must be an https URL"):
+        AuthSettings(issuers=json.dumps([entry]), jwt_audience=AUDIENCE)
