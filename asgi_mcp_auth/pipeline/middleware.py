@@ -26,8 +26,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.errors import AuthError, PayloadTooLarge
 from ..credentials.verifier import TokenVerifier
+from ..policy.jsonrpc import UnreadableBody, parse_messages
 from ..policy.mcp_headers import check_routing_headers
-from ..policy.mcp_methods import MethodPermissions, parse_messages
+from ..policy.mcp_methods import MethodPermissions
 from ..policy.paths import PathKind
 from ..policy.rbac import RBACPolicy
 from ..settings import AuthSettings
@@ -121,7 +122,7 @@ class MCPAuthMiddleware:
     def _check_mcp_body(self, identity: Identity, scope: Scope, body: bytes) -> None:
         messages = parse_messages(body)
         if messages is None:
-            return  # not JSON: the server answers its own parse error, nothing runs
+            raise UnreadableBody()
         check_routing_headers(scope["headers"], messages)
         for permission in self.method_permissions.required_for_messages(messages):
             self.authenticator.rbac.check(identity.principal, permission)

@@ -5,7 +5,7 @@ The default map covers every client-to-server request of the protocols the `mcp`
 whose method is not in the map needs `mcp.method:<method>` (held by `*` and `mcp.*`), unless the
 operator maps the method, `null` meaning "needs nothing". Responses (no `method`) and
 notifications (`notifications/...` without an `id`) need nothing. A batch passes only when every
-entry does. A body that is not JSON needs nothing here: the server answers its own parse error.
+entry does. The middleware refuses a body that is not JSON (`policy.jsonrpc.UnreadableBody`).
 
 `tools/call` needs `tools.execute:<params.name>` (granted by `tools.execute`, `tools.*`, `*`);
 without a string name it needs `tools.execute` itself. `subscriptions/listen` needs the read
@@ -15,13 +15,13 @@ permission of what it completes (a prompt's or a resource template's argument).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from ..core.errors import ConfigurationError, InvalidRequest
+from ..core.errors import ConfigurationError
 from ..core.permissions import is_permission_name
+from .jsonrpc import parse_messages
 from .policy_file import parse_json
 
 __all__ = ["DEFAULT_METHOD_PERMISSIONS", "UNKNOWN_METHOD_PERMISSION", "MethodPermissions", "parse_messages"]
@@ -72,34 +72,6 @@ _LISTEN_KINDS: Mapping[str, str] = MappingProxyType(
     }
 )
 _COMPLETION_REFS: Mapping[str, str] = MappingProxyType({"ref/prompt": "prompts.read", "ref/resource": "resources.read"})
-
-
-class AmbiguousBody(InvalidRequest):
-    default_message = "Ambiguous JSON-RPC body"
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Parsers disagree on duplicate keys (first or last wins): one the check reads and the
-    # server another would let `{"method":"ping","method":"tools/call"}` through unchecked.
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        raise AmbiguousBody("Ambiguous JSON-RPC body: duplicate key")
-    return result
-
-
-def parse_messages(body: bytes) -> list[Any] | None:
-    """The JSON-RPC messages of a body (a batch's entries, or the one message); None when the
-    body is not JSON. Raises `InvalidRequest` for JSON that parsers may read differently
-    (duplicate keys, nesting too deep for this parser): refusing beats letting it through."""
-    try:
-        payload = json.loads(body, object_pairs_hook=_unique_keys)
-    except RecursionError:
-        raise AmbiguousBody("JSON-RPC body nested too deeply") from None
-    except AmbiguousBody:
-        raise
-    except ValueError:
-        return None
-    return payload if isinstance(payload, list) else [payload]
 
 
 def _listen(params: Any) -> list[str]:

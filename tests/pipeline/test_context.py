@@ -241,7 +241,8 @@ async def test_middleware_and_fallback_always_agree(
     sent: list[Any] = []
 
     async def receive() -> Any:
-        return {"type": "http.request", "body": b""}
+        # A call that needs no permission: the outcome is the identity's alone.
+        return {"type": "http.request", "body": b'{"jsonrpc":"2.0","id":1,"method":"ping"}'}
 
     async def send(message: Any) -> None:
         sent.append(message)

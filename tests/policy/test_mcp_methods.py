@@ -184,9 +184,6 @@ async def test_denied_batch_names_the_missing_permission_and_the_first_id() -> N
         b'{ "jsonrpc" : "2.0", "id": 1,\r\n "method": "tools/call", "params": {"name": "echo", '
         b'"arguments": {"text": "h\\u00e9llo \xc3\xa9 \\ud83d\\ude00", "n": 1.50}}}  \n',
         b'[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":"tools/list"}]',
-        b"not json at all",
-        b"\xff\xfe binary \x00",
-        b"",
     ],
 )
 async def test_app_receives_the_body_byte_for_byte(content: bytes) -> None:
@@ -228,12 +225,50 @@ async def test_chunked_body_of_a_denied_call_is_refused_without_calling_the_app(
     assert app.calls == 0
 
 
-async def test_body_that_is_not_json_passes_to_the_app_unchanged_even_without_permissions() -> None:
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(b'{"method": "tools/call", "params": {"name": "echo"}', id="truncated"),
+        pytest.param(b"", id="empty"),
+        pytest.param(b"not json", id="text"),
+    ],
+)
+async def test_body_that_is_not_json_is_refused_with_a_parse_error_before_the_app(content: bytes) -> None:
     app = RecordingApp()
-    response = await post(app, NOBODY, b'{"method": "tools/call", "params": {"name": "echo"}')
+    response = await post(app, NOBODY, content)
 
-    assert response.status_code == 200
-    assert app.bodies == [b'{"method": "tools/call", "params": {"name": "echo"}']
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == -32700
+    assert "www-authenticate" not in response.headers
+    assert app.calls == 0
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(
+            b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"rm","arguments":{"x":'
+            + b"[" * 300
+            + b"]" * 300
+            + b"}}}",
+            id="nesting a JavaScript parser reads",
+        ),
+        pytest.param(
+            b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"rm","arguments":{"x":"\\ud800"}}}',
+            id="a lone surrogate",
+        ),
+        pytest.param(
+            b'\xef\xbb\xbf{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"rm"}}', id="a byte-order mark"
+        ),
+    ],
+)
+async def test_unparsable_body_other_parsers_may_read_never_reaches_the_app_regression(content: bytes) -> None:
+    # A gateway forwarding to a server with a more lenient parser would otherwise run an unchecked call.
+    app = RecordingApp()
+    response = await post(app, NOBODY, content)
+
+    assert response.status_code == 400
+    assert app.calls == 0
 
 
 @pytest.mark.parametrize(
