@@ -17,10 +17,12 @@ from .core.errors import (
     CrossSiteRequest,
     InvalidRequest,
     PermissionDenied,
+    ServiceUnavailable,
 )
 from .core.principal import AuthResult, Principal, TokenSource
 from .credentials.jwks import JWKSClient, JWKSError
 from .credentials.jwt import JWTVerifier
+from .credentials.revocation import InMemoryRevocationStore, Revocation, RevocationStore
 from .credentials.verifier import TokenVerifier
 from .integrations.starlette import requires_permission
 from .pipeline.authenticator import Authenticator, Identity
@@ -46,6 +48,7 @@ __all__ = [
     "CredentialsMissing",
     "CrossSiteRequest",
     "Identity",
+    "InMemoryRevocationStore",
     "InvalidRequest",
     "JWKSClient",
     "JWKSError",
@@ -56,6 +59,9 @@ __all__ = [
     "PrecedencePolicy",
     "Principal",
     "RBACPolicy",
+    "Revocation",
+    "RevocationStore",
+    "ServiceUnavailable",
     "TokenSource",
     "TokenVerifier",
     "current_principal",

@@ -78,6 +78,15 @@ class AuthSettings(BaseSettings):
     jwks_timeout_seconds: float = Field(default=5.0, gt=0)
     jwks_max_bytes: int = Field(default=262_144, ge=1024)
 
+    # Revocation shared by replicas (Redis; the `redis` extra). Unset: revocations stay in this process.
+    revocation_redis_url: SecretStr | None = None  # redis://[:password@]host:port/db; may hold a password
+    revocation_failure: Literal["closed", "open"] = "closed"  # when the shared state cannot be vouched for
+    revocation_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    revocation_connect_timeout_seconds: float = Field(default=1.0, gt=0, le=60)
+    revocation_command_timeout_seconds: float = Field(default=0.5, gt=0, le=60)
+    revocation_key_prefix: str = Field(default="asgi-mcp-auth:revocation", min_length=1, max_length=200)
+    revocation_max_token_lifetime_seconds: float = Field(default=86_400.0, gt=0)  # how long subject/client rules live
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
@@ -159,6 +168,14 @@ class AuthSettings(BaseSettings):
         if self.rbac_policy is not None:
             RBACPolicy.from_source(self.rbac_policy)
         MethodPermissions.from_json(self.mcp_method_permissions)
+
+    @model_validator(mode="after")
+    def _validate_revocation(self) -> AuthSettings:
+        url = self.revocation_redis_url
+        if url is not None and not url.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            # Never echo the URL: it may carry the Redis password.
+            raise ConfigurationError(f"{ENV_PREFIX}REVOCATION_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        return self
 
     def public_key_pem(self) -> str | None:
         """The PEM text of `JWT_PUBLIC_KEY`, read from a file when the value is a path."""

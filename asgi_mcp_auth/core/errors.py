@@ -8,6 +8,7 @@
     │   │   └── PayloadTooLarge        413  no challenge: an MCP body too large to authorize
     │   └── PermissionDenied           403  WWW-Authenticate: Bearer error="insufficient_scope"
     │       └── CrossSiteRequest       403  no challenge: a cookie sent from a foreign origin
+    │   └── ServiceUnavailable         503  Retry-After: a dependency needed to decide is unreachable
     └── ConfigurationError             raised at start-up, never while serving
 
 The status code of a refusal is a property of the exception's type, never of its message.
@@ -26,6 +27,7 @@ __all__ = [
     "InvalidRequest",
     "PayloadTooLarge",
     "PermissionDenied",
+    "ServiceUnavailable",
 ]
 
 
@@ -90,6 +92,20 @@ class CrossSiteRequest(PermissionDenied):
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(None, message)
+
+
+class ServiceUnavailable(AuthError):
+    """The request cannot be decided now: a service the decision needs (a shared revocation
+    store, an introspection endpoint) is unreachable. Answered 503 with `Retry-After`, no
+    challenge: no other credential would change the answer."""
+
+    status_code = 503
+    error_code = None
+    default_message = "Authentication temporarily unavailable"
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 5) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message)
 
 
 class ConfigurationError(Exception):

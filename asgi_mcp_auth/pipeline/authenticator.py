@@ -25,6 +25,14 @@ from ..core.principal import AuthResult, Principal, TokenSource
 from ..credentials.cache import TokenCache
 from ..credentials.jwks import JWKSClient
 from ..credentials.jwt import JWTVerifier
+from ..credentials.revocation import (
+    InMemoryRevocationStore,
+    Revocation,
+    RevocationKey,
+    RevocationStore,
+    revocation_key,
+    store_from_settings,
+)
 from ..credentials.verifier import TokenVerifier
 from ..policy.browser import BrowserPolicy
 from ..policy.precedence import Credential, PrecedencePolicy
@@ -63,6 +71,7 @@ class Identity:
     user: BaseUser
     auth: AuthCredentials
     token: str | None
+    revocation_key: RevocationKey
 
 
 def _public_error(value: object) -> str | None:
@@ -93,6 +102,7 @@ class Authenticator:
         cache_size: int = 10_000,
         cache_ttl: float = 300.0,
         is_revoked: RevocationCheck | None = None,
+        revocation: RevocationStore | None = None,
         settings: AuthSettings | None = None,
     ) -> None:
         if (verifier is None) == (authenticate is None):
@@ -105,6 +115,10 @@ class Authenticator:
         self.mcp_paths = tuple(_clean_path(path).rstrip("/") for path in mcp_paths)
         self._path_kinds: dict[str, PathKind] = {}
         self.is_revoked = is_revoked
+        if revocation is None:
+            revocation = store_from_settings(settings) if settings is not None else InMemoryRevocationStore()
+        self.revocation = revocation
+        self._revocation_started = False
         self.settings = settings
         self.cache: TokenCache[tuple[TokenSource, str], Identity] = TokenCache(maxsize=cache_size, ttl=cache_ttl)
         jwks = self._jwks_client()
@@ -121,6 +135,7 @@ class Authenticator:
         authenticate: AuthenticateCallable | None = None,
         rbac: RBACPolicy | None = None,
         is_revoked: RevocationCheck | None = None,
+        revocation: RevocationStore | None = None,
     ) -> Authenticator:
         rbac = rbac or RBACPolicy.from_settings(settings)
         if verifier is None and authenticate is None:
@@ -147,6 +162,7 @@ class Authenticator:
             cache_size=settings.token_cache_size,
             cache_ttl=settings.token_cache_ttl_seconds,
             is_revoked=is_revoked,
+            revocation=revocation,
             settings=settings,
         )
 
@@ -194,6 +210,10 @@ class Authenticator:
                 raise CredentialsMissing()
             cached = self.cache.get(key)
             identity = cached if cached is not None else await self._verified(key)
+        if not self._revocation_started:
+            await self.start()
+        # From memory, cached token or not: a revocation on any replica reaches this check.
+        self.revocation.check(identity.revocation_key)
         if self.is_revoked is not None:
             revoked = self.is_revoked(identity.principal)
             if inspect.isawaitable(revoked):
@@ -219,6 +239,41 @@ class Authenticator:
     def invalidate_all(self) -> None:
         """Forget every verified token: each is verified again at its next use."""
         self.cache.clear()
+
+    async def start(self) -> None:
+        """Start the revocation store's background work (a shared store's subscription and
+        poll) and wait for its first sync, within its timeouts. Call it from the application's
+        lifespan; the first request calls it otherwise. Safe to call more than once."""
+        await self.revocation.start()
+        self._revocation_started = True  # after: concurrent first requests all wait for the sync
+
+    async def aclose(self) -> None:
+        """Stop what `start` started; call it when the application shuts down."""
+        await self.revocation.aclose()
+
+    async def revoke(self, identity: Identity) -> None:
+        """Revoke the token behind `identity` on every replica sharing the store, and forget it
+        here. Raises `ServiceUnavailable` when a shared store cannot be reached (the token is
+        refused here already)."""
+        if identity.token is not None:
+            self.invalidate(identity.token)
+        await self.revocation.revoke(Revocation.of_token(identity.revocation_key))
+
+    async def revoke_subject(self, subject: str, *, issuer: str | None = None, before: float | None = None) -> None:
+        """ "Sign out everywhere": refuse every token of `(issuer, subject)` issued at or before
+        `before` (default now), for `REVOCATION_MAX_TOKEN_LIFETIME_SECONDS`."""
+        await self.revocation.revoke(
+            Revocation.of_subject(subject, issuer=issuer, before=before, lifetime=self._rule_lifetime())
+        )
+
+    async def revoke_client(self, client_id: str, *, issuer: str | None = None, before: float | None = None) -> None:
+        """Refuse every token of `(issuer, client_id)` issued at or before `before` (default now)."""
+        await self.revocation.revoke(
+            Revocation.of_client(client_id, issuer=issuer, before=before, lifetime=self._rule_lifetime())
+        )
+
+    def _rule_lifetime(self) -> float | None:
+        return self.settings.revocation_max_token_lifetime_seconds if self.settings is not None else None
 
     async def prefetch(self) -> None:
         """Load verification keys from the network now (the JWKS, when `JWKS_URL` is set), so
@@ -268,4 +323,5 @@ class Authenticator:
             user=make_user(principal, credential.token if credential else None),
             auth=AuthCredentials(sorted(principal.permissions)),
             token=credential.token if credential else None,
+            revocation_key=revocation_key(principal, credential.token if credential else None),
         )

@@ -11,7 +11,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from ..core.errors import AuthError, CredentialsMissing, PermissionDenied
+from ..core.errors import AuthError, CredentialsMissing, PermissionDenied, ServiceUnavailable
 
 __all__ = [
     "INTERNAL_ERROR_MESSAGE",
@@ -71,6 +71,8 @@ def error_response(
     value = challenge(error, resource_metadata_url=resource_metadata_url)
     if value is not None:
         headers["WWW-Authenticate"] = value
+    if isinstance(error, ServiceUnavailable):
+        headers["Retry-After"] = str(error.retry_after)  # RFC 9110 §10.2.3: delay-seconds
     content: dict[str, Any]
     if jsonrpc:
         content = {
