@@ -85,7 +85,6 @@ class AuthSettings(BaseSettings):
     revocation_connect_timeout_seconds: float = Field(default=1.0, gt=0, le=60)
     revocation_command_timeout_seconds: float = Field(default=0.5, gt=0, le=60)
     revocation_key_prefix: str = Field(default="asgi-mcp-auth:revocation", min_length=1, max_length=200)
-    revocation_max_token_lifetime_seconds: float = Field(default=86_400.0, gt=0)  # how long subject/client rules live
 
     def __init__(self, **values: Any) -> None:
         try:

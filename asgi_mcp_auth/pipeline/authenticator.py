@@ -25,14 +25,7 @@ from ..core.principal import AuthResult, Principal, TokenSource
 from ..credentials.cache import TokenCache
 from ..credentials.jwks import JWKSClient
 from ..credentials.jwt import JWTVerifier
-from ..credentials.revocation import (
-    InMemoryRevocationStore,
-    Revocation,
-    RevocationKey,
-    RevocationStore,
-    revocation_key,
-    store_from_settings,
-)
+from ..credentials.revocation import Revocation, RevocationKey, RevocationStore, revocation_key, store_from_settings
 from ..credentials.verifier import TokenVerifier
 from ..policy.browser import BrowserPolicy
 from ..policy.precedence import Credential, PrecedencePolicy
@@ -115,9 +108,7 @@ class Authenticator:
         self.mcp_paths = tuple(_clean_path(path).rstrip("/") for path in mcp_paths)
         self._path_kinds: dict[str, PathKind] = {}
         self.is_revoked = is_revoked
-        if revocation is None:
-            revocation = store_from_settings(settings) if settings is not None else InMemoryRevocationStore()
-        self.revocation = revocation
+        self.revocation = revocation if revocation is not None else store_from_settings(settings)
         self._revocation_started = False
         self.settings = settings
         self.cache: TokenCache[tuple[TokenSource, str], Identity] = TokenCache(maxsize=cache_size, ttl=cache_ttl)
@@ -212,8 +203,7 @@ class Authenticator:
             identity = cached if cached is not None else await self._verified(key)
         if not self._revocation_started:
             await self.start()
-        # From memory, cached token or not: a revocation on any replica reaches this check.
-        self.revocation.check(identity.revocation_key)
+        self.revocation.check(identity.revocation_key)  # in memory, cached token or not: every replica's revocations
         if self.is_revoked is not None:
             revoked = self.is_revoked(identity.principal)
             if inspect.isawaitable(revoked):
@@ -241,39 +231,22 @@ class Authenticator:
         self.cache.clear()
 
     async def start(self) -> None:
-        """Start the revocation store's background work (a shared store's subscription and
-        poll) and wait for its first sync, within its timeouts. Call it from the application's
-        lifespan; the first request calls it otherwise. Safe to call more than once."""
+        """Start the revocation store (a shared store's subscription and poll; waits for its first
+        sync, within its timeouts). Call it from the lifespan, else the first request does."""
         await self.revocation.start()
         self._revocation_started = True  # after: concurrent first requests all wait for the sync
 
-    async def aclose(self) -> None:
-        """Stop what `start` started; call it when the application shuts down."""
+    async def aclose(self) -> None:  # from the lifespan's shutdown: stops what `start` started
         await self.revocation.aclose()
 
-    async def revoke(self, identity: Identity) -> None:
-        """Revoke the token behind `identity` on every replica sharing the store, and forget it
-        here. Raises `ServiceUnavailable` when a shared store cannot be reached (the token is
-        refused here already)."""
-        if identity.token is not None:
-            self.invalidate(identity.token)
-        await self.revocation.revoke(Revocation.of_token(identity.revocation_key))
-
-    async def revoke_subject(self, subject: str, *, issuer: str | None = None, before: float | None = None) -> None:
-        """ "Sign out everywhere": refuse every token of `(issuer, subject)` issued at or before
-        `before` (default now), for `REVOCATION_MAX_TOKEN_LIFETIME_SECONDS`."""
-        await self.revocation.revoke(
-            Revocation.of_subject(subject, issuer=issuer, before=before, lifetime=self._rule_lifetime())
-        )
-
-    async def revoke_client(self, client_id: str, *, issuer: str | None = None, before: float | None = None) -> None:
-        """Refuse every token of `(issuer, client_id)` issued at or before `before` (default now)."""
-        await self.revocation.revoke(
-            Revocation.of_client(client_id, issuer=issuer, before=before, lifetime=self._rule_lifetime())
-        )
-
-    def _rule_lifetime(self) -> float | None:
-        return self.settings.revocation_max_token_lifetime_seconds if self.settings is not None else None
+    async def revoke(self, target: Identity | Revocation) -> None:
+        """Revoke an `Identity`'s token (a logout) or any `Revocation` for every replica sharing the store;
+        `ServiceUnavailable` when a shared store is unreachable (this process refuses it already)."""
+        if isinstance(target, Identity):
+            if target.token is not None:
+                self.invalidate(target.token)
+            target = Revocation.of_token(target.revocation_key)
+        await self.revocation.revoke(target)
 
     async def prefetch(self) -> None:
         """Load verification keys from the network now (the JWKS, when `JWKS_URL` is set), so

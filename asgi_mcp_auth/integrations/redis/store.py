@@ -1,26 +1,4 @@
-"""`RedisRevocationStore`: one revocation state for every replica of a gateway, on Redis.
-
-Trust assumptions: every replica talks to the same Redis (one instance, or a primary reached by
-one URL) and only gateways write under `key_prefix`; Redis is reachable over a network the
-operator trusts (use `rediss://` and a password elsewhere).
-
-How it stays off the request path: each replica holds the whole revocation state in memory
-(`RevocationState`) and `check` only looks it up. Redis keeps the state as one sorted set of
-revocations scored by the moment they may be forgotten (so it never grows without bound) and
-a generation counter; a revocation is written, counted and published in one Lua script. Two
-background tasks keep the copy fresh:
-
-- the subscriber applies each published revocation at once (the < 100 ms path), and asks for a
-  re-sync when it sees a gap in the generations or has to reconnect;
-- the poller reads the generation every `poll_seconds` and re-reads the set when it moved, so
-  a replica that missed messages (a dropped subscription, a network split) converges within
-  one poll. Each successful poll extends how long the replica vouches for its copy.
-
-When the copy is older than `poll_seconds` plus twice the command timeout, the replica cannot
-vouch for it: `failure="closed"` refuses with 503 and `Retry-After`, `failure="open"` serves
-(revocations it already knows still refuse), logs once per outage and counts. Every Redis call
-is bounded by the connect and command timeouts; the client reconnects by itself.
-"""
+"""`RedisRevocationStore` (see the package docstring for how it works)."""
 
 from __future__ import annotations
 
@@ -30,7 +8,6 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import redis.asyncio as aioredis
@@ -39,9 +16,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from ..core.errors import AuthenticationError, ServiceUnavailable
-from ..credentials.revocation import REVOKED_MESSAGE, Revocation, RevocationKey, RevocationState
-from ..settings import AuthSettings
+from ...core.errors import AuthenticationError, ServiceUnavailable
+from ...credentials.revocation import REVOKED_MESSAGE, Revocation, RevocationKey, RevocationState
+from ...settings import AuthSettings
+from .script import REVOKE_SCRIPT, RevocationStats
 
 __all__ = ["RedisRevocationStore", "RevocationStats"]
 
@@ -54,35 +32,8 @@ LOG_BAD_ENTRY = "Ignoring %d revocation entries this version cannot read"
 UNAVAILABLE_MESSAGE = "Revocation state unavailable"
 FailureMode = Literal["closed", "open"]
 
-# KEYS: entries, generation, channel. ARGV: now, until, entry. Prunes what has expired, adds the
-# entry, keeps the set's own TTL at its latest entry, bumps the generation and publishes
-# "<generation> <entry>" -- atomically, so a replica that reads the generation also sees the entry.
-_REVOKE_SCRIPT = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-local expire_at = math.ceil(tonumber(ARGV[2]))
-redis.call('EXPIREAT', KEYS[1], expire_at, 'NX')
-redis.call('EXPIREAT', KEYS[1], expire_at, 'GT')
-local generation = redis.call('INCR', KEYS[2])
-redis.call('PUBLISH', KEYS[3], generation .. ' ' .. ARGV[3])
-return generation
-"""
-
 _REDIS_FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 _RETRY_MIN, _RETRY_MAX = 0.05, 1.0
-
-
-@dataclass
-class RevocationStats:
-    """Counters of one replica's store, for logs and metrics. Only ever increase."""
-
-    syncs: int = 0  # polls that succeeded
-    full_syncs: int = 0  # of which re-read the whole set
-    sync_failures: int = 0
-    messages: int = 0  # published revocations applied
-    unchecked: int = 0  # requests served without a vouched-for state (open mode)
-    refused_unavailable: int = 0  # requests refused with 503 (closed mode)
-    reconnects: int = 0  # subscriptions re-established
 
 
 class RedisRevocationStore:
@@ -124,7 +75,7 @@ class RedisRevocationStore:
             retry=Retry(NoBackoff(), 0),
             health_check_interval=0,
         )
-        self._revoke = self._redis.register_script(_REVOKE_SCRIPT)
+        self._revoke = self._redis.register_script(REVOKE_SCRIPT)
         self.state = RevocationState(clock=self._clock)
         self.stats = RevocationStats()
         self._generation: int | None = None
