@@ -146,10 +146,18 @@ class Replica:
         return f"http://{HOST}:{self.port}"
 
     def start(self) -> Replica:
+        return self.launch().wait_ready()
+
+    def launch(self) -> Replica:
+        """Start the process without waiting (start several, then `wait_ready` each)."""
         self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
         command = [sys.executable, "-m", "uvicorn", "--factory", "examples.fastapi_app.main:create_app"]
         command += ["--host", HOST, "--port", str(self.port), "--log-level", "warning"]
         self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=self._log, stderr=self._log)  # noqa: S603
+        return self
+
+    def wait_ready(self) -> Replica:
+        assert self.process is not None, "launch() first"  # noqa: S101
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             if self.process.poll() is not None:
@@ -200,7 +208,9 @@ def main(argv: list[str] | None = None) -> None:
     audience = os.environ.get("MCP_AUTH_JWT_AUDIENCE", f"http://{HOST}:{ports[0]}/mcp")
     with RedisServer() as redis_server:
         env = replica_environment(redis_server.url, secret=secret, audience=audience)
-        replicas = [Replica(env, port=port).start() for port in ports]
+        replicas = [Replica(env, port=port).launch() for port in ports]
+        for replica in replicas:
+            replica.wait_ready()
         try:
             print(f"\nredis-server  {redis_server.url}")
             for replica in replicas:
