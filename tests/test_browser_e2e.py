@@ -125,7 +125,7 @@ def test_admin_signs_in_and_fetches_tools_from_the_admin_page(page: Page, gatewa
 
     result = page.locator("#result-local")
     expect(result).to_contain_text("Fetched 2 tools from local as admin.")
-    expect(result.locator("li code")).to_have_text(["whoami", "echo"])
+    expect(result.locator("li code")).to_have_text(["whoami", "echo", "echo_later"])
     expect(page.locator("#tools-local")).to_have_text("2 (by admin)")
     snap(page, "e2e_admin_fetch_tools")
     [fetch] = gateway.recorder.seen("POST", "/oauth/fetch-tools/local")
