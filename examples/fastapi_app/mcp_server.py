@@ -120,7 +120,7 @@ def stateless_from_env() -> bool:
 
 
 def build_mcp_server(*, stateless: bool | None = None, allowed_hosts: list[str] | None = None) -> ExampleMCPServer:
-    """Create the example `MCPServer` with tools `whoami` and `echo`, and its ASGI app.
+    """Create the example `MCPServer` with tools `whoami`, `echo` and `echo_later`, and its ASGI app.
 
     Stateful (sessions with an `mcp-session-id`) unless `stateless=True`, or `stateless` is not
     given and `EXAMPLE_MCP_STATELESS` is set (see `stateless_from_env`).
