@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint fuzz bench bench-replicas soak clean
+.PHONY: demo test lint fuzz bench bench-replicas soak dist clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,5 +41,11 @@ bench-replicas: $(VENV)/.dev
 soak: $(VENV)/.dev
 	$(BIN)/python bench/soak.py
 
+# Wheel and sdist in dist/, checked by twine (metadata, README rendering).
+dist: $(VENV)/.dev
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis test-artifacts
+	rm -rf dist $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis test-artifacts

@@ -6,6 +6,7 @@ naming the variable at fault; it never surfaces at the first request.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -15,10 +16,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from .core.algorithms import HMAC_ALGORITHMS, HMAC_KEY_BYTES, MIN_SECRET_BYTES, PUBLIC_KEY_ALGORITHMS
 from .core.errors import ConfigurationError
 from .policy.browser import BrowserPolicy
+from .policy.issuer_list import IssuerConfig, parse_issuers
 from .policy.mcp_methods import MethodPermissions
-from .policy.rbac import RBACPolicy
+from .policy.rbac import RBACPolicy, parse_scope_permissions
 
-__all__ = ["AuthSettings", "ENV_PREFIX"]
+__all__ = ["ENV_PREFIX", "AuthSettings", "IssuerConfig", "parse_issuers"]  # the last two re-exported
 
 ENV_PREFIX = "MCP_AUTH_"
 
@@ -78,6 +80,19 @@ class AuthSettings(BaseSettings):
     jwks_timeout_seconds: float = Field(default=5.0, gt=0)
     jwks_max_bytes: int = Field(default=262_144, ge=1024)
 
+    # OAuth resource server: opaque tokens (RFC 7662), several issuers, scopes that grant.
+    introspection_url: str | None = None
+    introspection_client_id: str | None = None
+    introspection_client_secret: SecretStr | None = None
+    introspection_auth_method: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
+    introspection_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    introspection_cache_ttl_seconds: float = Field(default=300.0, gt=0)
+    introspection_negative_ttl_seconds: float = Field(default=30.0, gt=0)
+    introspection_retry_after_seconds: int = Field(default=5, ge=1, le=3600)
+    issuers: str | None = None  # JSON list of {issuer, jwks_url | public_key, audience, algorithms}
+    scope_permissions: str | None = None  # JSON object: OAuth scope -> [permissions it grants]
+    challenge_scopes: CommaList | None = None  # the 401's scope=; default: the read-only mapped scopes
+
     # Revocation shared by replicas (Redis; the `redis` extra). Unset: revocations stay in this process.
     revocation_redis_url: SecretStr | None = None  # redis://[:password@]host:port/db; may hold a password
     revocation_failure: Literal["closed", "open"] = "closed"  # when the shared state cannot be vouched for
@@ -98,6 +113,7 @@ class AuthSettings(BaseSettings):
         "trusted_origins",
         "public_paths",
         "mcp_paths",
+        "challenge_scopes",
         mode="before",
     )(_split_commas)
 
@@ -105,10 +121,8 @@ class AuthSettings(BaseSettings):
     def _fail_closed(self) -> AuthSettings:
         keys = [self.jwt_secret, self.jwt_public_key, self.jwks_url]
         configured = sum(key is not None and _reveal(key) != "" for key in keys)
-        if configured == 0:
-            raise ConfigurationError(
-                f"No verification key: set {ENV_PREFIX}JWT_SECRET, {ENV_PREFIX}JWT_PUBLIC_KEY or {ENV_PREFIX}JWKS_URL"
-            )
+        # No key at all is fine here: introspection, ISSUERS or a verifier passed in code may
+        # verify instead. Whoever builds the default verifier refuses to start without any.
         if configured > 1:
             raise ConfigurationError(
                 f"Set only one of {ENV_PREFIX}JWT_SECRET, {ENV_PREFIX}JWT_PUBLIC_KEY and {ENV_PREFIX}JWKS_URL"
@@ -131,12 +145,12 @@ class AuthSettings(BaseSettings):
                 raise ConfigurationError(
                     f"{ENV_PREFIX}JWT_SECRET must be at least {needed} bytes for {', '.join(sorted(algorithms))}"
                 )
-        elif not algorithms <= PUBLIC_KEY_ALGORITHMS:
+        elif configured and not algorithms <= PUBLIC_KEY_ALGORITHMS:
             which = "JWT_PUBLIC_KEY" if self.jwt_public_key is not None else "JWKS_URL"
             raise ConfigurationError(f"{ENV_PREFIX}{which} needs public-key algorithms in JWT_ALGORITHMS")
         if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "http://")):
             raise ConfigurationError(f"{ENV_PREFIX}JWKS_URL must be an http(s) URL")
-        if self.jwt_verify_audience and not self.jwt_audience:
+        if self.jwt_verify_audience and not self.jwt_audience and (configured or self.introspection_url):
             raise ConfigurationError(
                 f"{ENV_PREFIX}JWT_AUDIENCE is required (or set {ENV_PREFIX}JWT_VERIFY_AUDIENCE=false)"
             )
@@ -152,7 +166,34 @@ class AuthSettings(BaseSettings):
             raise ConfigurationError(f"{ENV_PREFIX}COOKIE_NAME and {ENV_PREFIX}HEADER_NAME must not be empty")
         self._validate_permissions()
         self._validate_origins()
+        self._validate_oauth()
         return self
+
+    def _validate_oauth(self) -> None:
+        if self.introspection_url is not None and not self.introspection_url.startswith(("https://", "http://")):
+            raise ConfigurationError(f"{ENV_PREFIX}INTROSPECTION_URL must be an http(s) URL")
+        if (self.introspection_client_id is None) != (self.introspection_client_secret is None):
+            raise ConfigurationError(
+                f"Set both {ENV_PREFIX}INTROSPECTION_CLIENT_ID and {ENV_PREFIX}INTROSPECTION_CLIENT_SECRET, or neither"
+            )
+        issuers = self.issuer_configs()
+        if (
+            issuers
+            and self.jwt_issuer is None
+            and any(key is not None for key in (self.jwt_secret, self.jwt_public_key, self.jwks_url))
+        ):
+            # Otherwise a token naming any issuer could reach the primary key.
+            raise ConfigurationError(f"{ENV_PREFIX}JWT_ISSUER is required when {ENV_PREFIX}ISSUERS is set")
+        if self.jwt_issuer is not None and any(item.issuer == self.jwt_issuer for item in issuers):
+            raise ConfigurationError(f"{ENV_PREFIX}ISSUERS repeats {ENV_PREFIX}JWT_ISSUER")
+
+    def issuer_configs(self) -> tuple[IssuerConfig, ...]:
+        """`ISSUERS` parsed and checked: one entry per issuer, each with exactly one key source."""
+        return parse_issuers(self.issuers)
+
+    def scope_grants(self) -> Mapping[str, frozenset[str]]:
+        """`SCOPE_PERMISSIONS` parsed and checked: OAuth scope -> the permissions it grants."""
+        return parse_scope_permissions(self.scope_permissions)
 
     def _validate_origins(self) -> None:
         # The browser policy owns what an origin setting may be.
@@ -166,6 +207,7 @@ class AuthSettings(BaseSettings):
         # Parsed here so a malformed policy or method map fails at start-up, naming its fault.
         if self.rbac_policy is not None:
             RBACPolicy.from_source(self.rbac_policy)
+        self.scope_grants()
         MethodPermissions.from_json(self.mcp_method_permissions)
 
     @model_validator(mode="after")

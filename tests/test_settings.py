@@ -63,7 +63,6 @@ def test_keyword_arguments_override_the_environment(monkeypatch: pytest.MonkeyPa
 @pytest.mark.parametrize(
     ("values", "variable"),
     [
-        ({"jwt_audience": AUDIENCE}, "MCP_AUTH_JWT_SECRET"),
         ({"jwt_secret": "too-short", "jwt_audience": AUDIENCE}, "MCP_AUTH_JWT_SECRET"),
         ({"jwt_secret": SECRET}, "MCP_AUTH_JWT_AUDIENCE"),
         ({"jwt_secret": "s" * 40, "jwt_audience": AUDIENCE, "jwt_algorithms": "HS512"}, "MCP_AUTH_JWT_SECRET"),

@@ -8,7 +8,7 @@
     │   │   └── PayloadTooLarge        413  no challenge: an MCP body too large to authorize
     │   └── PermissionDenied           403  WWW-Authenticate: Bearer error="insufficient_scope"
     │       └── CrossSiteRequest       403  no challenge: a cookie sent from a foreign origin
-    │   └── ServiceUnavailable         503  Retry-After: a dependency needed to decide is unreachable
+    │   └── ServiceUnavailable         503  Retry-After: the token could not be checked (outage)
     └── ConfigurationError             raised at start-up, never while serving
 
 The status code of a refusal is a property of the exception's type, never of its message.
@@ -77,8 +77,13 @@ class PermissionDenied(AuthError):
     error_code: str | None = "insufficient_scope"
     default_message = "Permission denied"
 
-    def __init__(self, permission: str | None = None, message: str | None = None) -> None:
+    def __init__(
+        self, permission: str | None = None, message: str | None = None, *, scopes: tuple[str, ...] = ()
+    ) -> None:
         self.permission = permission
+        #: OAuth scopes that would grant `permission` (from `SCOPE_PERMISSIONS`), for the
+        #: challenge's `scope=`: a client's step-up asks its authorization server for these.
+        self.scopes = scopes
         if message is None and permission is not None:
             message = f"Permission denied: {permission} required"
         super().__init__(message)
@@ -95,16 +100,16 @@ class CrossSiteRequest(PermissionDenied):
 
 
 class ServiceUnavailable(AuthError):
-    """The request cannot be decided now: a service the decision needs (a shared revocation
-    store, an introspection endpoint) is unreachable. Answered 503 with `Retry-After`, no
-    challenge: no other credential would change the answer."""
+    """The credential could not be checked now (the authorization server is down, slow or
+    flooded). Not the client's fault: its token is not declared invalid, it should retry after
+    `retry_after` seconds (the `Retry-After` header)."""
 
     status_code = 503
-    error_code = None
+    error_code: str | None = None
     default_message = "Authentication temporarily unavailable"
 
     def __init__(self, message: str | None = None, *, retry_after: int = 5) -> None:
-        self.retry_after = max(1, int(retry_after))
+        self.retry_after = retry_after
         super().__init__(message)
 
 

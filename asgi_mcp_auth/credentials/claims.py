@@ -20,6 +20,12 @@ __all__ = ["ClaimsMapper"]
 def _strings(value: Any, claim: str, *, split: bool = False) -> frozenset[str]:
     if value is None:
         return frozenset()
+    if split and (
+        (isinstance(value, str) and "," in value) or (isinstance(value, list) and any("," in str(v) for v in value))
+    ):
+        # RFC 6749 §3.3: scopes are space-separated. "a,b" read as one unknown scope would
+        # silently leave the token unnarrowed: refused as malformed instead.
+        raise AuthenticationError(f"Malformed {claim} claim: scopes are separated by spaces")
     if isinstance(value, str):
         return frozenset(value.split() if split else value.replace(",", " ").split())
     if isinstance(value, list) and all(isinstance(item, str) for item in value):

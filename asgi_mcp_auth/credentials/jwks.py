@@ -4,7 +4,8 @@ Trust assumptions: the JWKS URL is configured by the operator and never taken fr
 (`jku`, `x5u` and embedded `jwk` headers are ignored); everything in a token's header is
 attacker-controlled, so an unknown `kid` may cause at most one fetch per refresh cooldown.
 
-- Fetched with `httpx.AsyncClient` (never blocking the event loop), without following redirects,
+- Fetched with `httpx.AsyncClient` (never blocking the event loop: the TLS context, whose
+  certificate loading takes tens of milliseconds, is built once, in a worker thread), without following redirects,
   with an overall deadline, reading at most `max_bytes` of the response.
 - Cached for `cache_ttl` seconds. A token naming an unknown `kid` triggers a refresh, at most one
   fetch attempt per `refresh_cooldown` seconds whatever the reason; concurrent misses share it.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -143,6 +145,7 @@ class JWKSClient:
         self._last_attempt: float | None = None
         self._attempts = 0
         self._lock = anyio.Lock()
+        self._tls: ssl.SSLContext | None = None
         self._removal_callbacks: list[Callable[[], None]] = []
 
     @classmethod
@@ -226,13 +229,21 @@ class JWKSClient:
             for callback in self._removal_callbacks:
                 callback()
 
+    async def _tls_context(self) -> ssl.SSLContext:
+        # httpx builds a fresh context per client, loading the CA bundle on the event loop.
+        if self._tls is None:
+            self._tls = await anyio.to_thread.run_sync(ssl.create_default_context)
+        return self._tls
+
     async def _download(self) -> bytes:
         try:
             # Shielded: a cancelled request must not abandon a fetch that others wait for;
             # the deadline bounds it instead (httpx's timeout is per operation, not overall).
             with anyio.fail_after(self.timeout, shield=True):
                 async with (
-                    httpx.AsyncClient(follow_redirects=False, timeout=self.timeout) as client,
+                    httpx.AsyncClient(
+                        verify=await self._tls_context(), follow_redirects=False, timeout=self.timeout
+                    ) as client,
                     client.stream(
                         "GET", self.url, headers={"Accept": "application/json", "Accept-Encoding": "identity"}
                     ) as response,

@@ -8,6 +8,7 @@ neither may turn into a 500 or leak into a response.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from ..policy.precedence import Credential
 from ..policy.rbac import RBACPolicy
 from ..settings import AuthSettings
 from .claims import ClaimsMapper
+from .fast_jwt import FastDecoder, ParsedToken, fast_path_available
 from .jwks import JWKSClient
 from .verifier import KeyResolver
 
@@ -40,6 +42,10 @@ _KEY_FAMILIES: Mapping[type[Any], tuple[str, ...]] = {
 
 
 _TIME_CLAIMS = ("exp", "nbf", "iat")
+# RFC 7515 §7.1: three base64url parts without padding. PyJWT also decodes padded or otherwise
+# re-spelled parts, which gives one signed token many spellings: a denylist or a log keyed by
+# the token text would miss them.
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _CRITICAL_REFUSED = "Token has unsupported critical header parameters"
 
 
@@ -60,6 +66,7 @@ class JWTVerifier:
         issuer: str | None = None,
         leeway: float = 30,
         claims_mapper: Callable[[Mapping[str, Any], TokenSource], Principal] | None = None,
+        fast: bool = True,
     ) -> None:
         if (key is None) == (key_resolver is None):
             raise ConfigurationError("JWTVerifier needs exactly one of key and key_resolver")
@@ -80,6 +87,11 @@ class JWTVerifier:
             "verify_aud": verify_audience,
             "verify_iss": issuer is not None,
         }
+        self._fast = (
+            FastDecoder(algorithms=self.algorithms, key=key, audience=self.audience, issuer=issuer, leeway=leeway)
+            if fast and fast_path_available()
+            else None
+        )
 
     @classmethod
     def from_settings(
@@ -115,21 +127,52 @@ class JWTVerifier:
     async def verify(self, credential: Credential) -> Principal:
         key = self.key
         header: Mapping[str, Any] | None = None
+        parsed: ParsedToken | None = None
         if key is None:
-            header = self._header(credential.token)
+            # The JWKS path: the header names the key. Parsed once, for the key and the decode.
+            parsed = self._fast.parse(credential.token) if self._fast is not None else None
+            header = parsed.header if parsed is not None else self._header(credential.token)
             assert self.key_resolver is not None  # noqa: S101 - guaranteed by __init__
             key = await self.key_resolver.key_for(header)
-        claims = self.decode(credential.token, key, header)
+        claims = self.decode(credential.token, key, header, parsed)
         return self.claims_mapper(claims, credential.source)
 
-    def decode(self, token: str, key: Any, header: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    def decode(
+        self, token: str, key: Any, header: Mapping[str, Any] | None = None, parsed: ParsedToken | None = None
+    ) -> dict[str, Any]:
         """The verified claims of `token`; raises `AuthenticationError` for any failure.
 
         `header` is the token's unverified header when the caller already parsed it (to find
         the key); otherwise the token is parsed once, by PyJWT, and its header checked after.
+        The common token takes `FastDecoder`'s way; whatever it does not accept, PyJWT decides.
         """
+        claims = self._fast_claims(token, key, parsed)
+        if claims is None:
+            claims = self._pyjwt_claims(token, key, header)
+        if self.issuer is not None and claims.get("iss") != self.issuer:
+            raise AuthenticationError("Token not accepted for this resource")
+        for name in _TIME_CLAIMS:
+            # PyJWT accepts numeric strings; RFC 7519 NumericDate is a JSON number, and the
+            # verified-token cache relies on `exp` being one.
+            if name in claims and (not isinstance(claims[name], int | float) or isinstance(claims[name], bool)):
+                raise AuthenticationError("Invalid token")
+        return claims
+
+    def _fast_claims(self, token: str, key: Any, parsed: ParsedToken | None) -> dict[str, Any] | None:
+        if self._fast is None:
+            return None
+        if key is self.key:
+            return self._fast.decode(token)
+        if parsed is None:
+            parsed = self._fast.parse(token)
+        return self._fast.decode_parsed(parsed, key) if parsed is not None else None
+
+    def _pyjwt_claims(self, token: str, key: Any, header: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Stock `jwt.decode_complete`, its exceptions mapped to public messages."""
         if key is self.key:
             key = self._decode_key
+        if not _COMPACT_JWS.fullmatch(token):
+            raise AuthenticationError("Invalid token")
         try:
             if header is not None and "crit" in header:
                 raise AuthenticationError(_CRITICAL_REFUSED)
@@ -155,13 +198,6 @@ class JWTVerifier:
         except Exception as exc:
             logger.info(LOG_DECODE_FAILED, type(exc).__name__)
             raise AuthenticationError("Invalid token") from None
-        if self.issuer is not None and claims.get("iss") != self.issuer:
-            raise AuthenticationError("Token not accepted for this resource")
-        for name in _TIME_CLAIMS:
-            # PyJWT accepts numeric strings; RFC 7519 NumericDate is a JSON number, and the
-            # verified-token cache relies on `exp` being one.
-            if name in claims and (not isinstance(claims[name], int | float) or isinstance(claims[name], bool)):
-                raise AuthenticationError("Invalid token")
         return claims
 
     @staticmethod

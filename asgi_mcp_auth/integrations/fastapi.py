@@ -19,7 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..core.errors import AuthError
 from ..core.principal import Principal
-from ..pipeline.checks import check_request, resource_metadata_url, team_of
+from ..pipeline.checks import challenge_scopes, check_request, resource_metadata_url, team_of
 from ..pipeline.responses import challenge
 from ..policy.rbac import validate_requirement
 
@@ -35,7 +35,7 @@ bearer_scheme = HTTPBearer(
 
 def _http_exception(error: AuthError, request: Request) -> HTTPException:
     headers = {"Cache-Control": "no-store"}
-    value = challenge(error, resource_metadata_url=resource_metadata_url(request))
+    value = challenge(error, resource_metadata_url=resource_metadata_url(request), scopes=challenge_scopes(request))
     if value is not None:
         headers["WWW-Authenticate"] = value
     return HTTPException(status_code=error.status_code, detail=error.message, headers=headers)

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from ..core.errors import ConfigurationError
+from ..policy.rbac import parse_scope_permissions
 from ..settings import AuthSettings
 
 __all__ = [
@@ -169,9 +170,16 @@ def _metadata(
     return ProtectedResourceMetadata(
         resource=resource,
         authorization_servers=tuple(authorization_servers),
-        scopes_supported=tuple(scopes_supported) if scopes_supported is not None else None,
+        scopes_supported=tuple(scopes_supported) if scopes_supported is not None else _mapped_scopes(settings),
         resource_name=resource_name,
     )
+
+
+def _mapped_scopes(settings: AuthSettings) -> tuple[str, ...] | None:
+    # The OAuth scopes the authorization server issues (the keys of SCOPE_PERMISSIONS): what a
+    # client may ask for. Permission names are this package's vocabulary, not the server's.
+    scopes = tuple(parse_scope_permissions(settings.scope_permissions))
+    return scopes or None
 
 
 def _require_public(settings: AuthSettings, paths: Iterable[str]) -> None:

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from ..core.errors import AuthError
-from ..pipeline.checks import check_request, resource_metadata_url, team_of
+from ..pipeline.checks import challenge_scopes, check_request, resource_metadata_url, team_of
 from ..pipeline.responses import error_response
 from ..policy.rbac import validate_requirement
 
@@ -56,7 +56,12 @@ def requires_permission(
             return conn, None
 
         def response_for(conn: HTTPConnection, error: AuthError) -> Response:
-            return error_response(error, jsonrpc=False, resource_metadata_url=resource_metadata_url(conn))
+            return error_response(
+                error,
+                jsonrpc=False,
+                resource_metadata_url=resource_metadata_url(conn),
+                scopes=challenge_scopes(conn),
+            )
 
         if inspect.iscoroutinefunction(endpoint):
 

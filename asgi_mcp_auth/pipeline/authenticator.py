@@ -23,15 +23,16 @@ from starlette.types import Scope
 from ..core.errors import AuthenticationError, CredentialsMissing
 from ..core.principal import AuthResult, Principal, TokenSource
 from ..credentials.cache import TokenCache
+from ..credentials.issuers import IssuerRouter, verifier_from_settings
 from ..credentials.jwks import JWKSClient
-from ..credentials.jwt import JWTVerifier
-from ..credentials.revocation import Revocation, RevocationKey, RevocationStore, revocation_key, store_from_settings
+from ..credentials.revocation import RevocationKey, RevocationStore, revocation_key, store_from_settings
 from ..credentials.verifier import TokenVerifier
 from ..policy.browser import BrowserPolicy
 from ..policy.precedence import Credential, PrecedencePolicy
 from ..policy.rbac import RBACPolicy
 from ..settings import AuthSettings
 from .context import PRINCIPAL_KEY
+from .revoking import RevocationLifecycle
 from .users import make_user
 
 __all__ = ["AuthenticateCallable", "Authenticator", "Identity", "PathKind", "RevocationCheck"]
@@ -79,7 +80,7 @@ def _clean_path(path: str) -> str:
     return normalised.replace("//", "/")
 
 
-class Authenticator:
+class Authenticator(RevocationLifecycle):
     """Decides the identity of a request. Build once (at start-up); `authenticate` only reads,
     apart from the verified-token cache."""
 
@@ -109,11 +110,9 @@ class Authenticator:
         self._path_kinds: dict[str, PathKind] = {}
         self.is_revoked = is_revoked
         self.revocation = revocation if revocation is not None else store_from_settings(settings)
-        self._revocation_started = False
         self.settings = settings
         self.cache: TokenCache[tuple[TokenSource, str], Identity] = TokenCache(maxsize=cache_size, ttl=cache_ttl)
-        jwks = self._jwks_client()
-        if jwks is not None:
+        for jwks in self._jwks_clients():
             # A key the identity provider withdrew must not keep its tokens alive in the cache.
             jwks.on_keys_removed(self.invalidate_all)
 
@@ -130,7 +129,7 @@ class Authenticator:
     ) -> Authenticator:
         rbac = rbac or RBACPolicy.from_settings(settings)
         if verifier is None and authenticate is None:
-            verifier = JWTVerifier.from_settings(settings, rbac=rbac)
+            verifier = verifier_from_settings(settings, rbac=rbac)
         browser = BrowserPolicy(
             origin_paths=settings.browser_origin_paths,
             public_origin=settings.public_origin,
@@ -181,13 +180,25 @@ class Authenticator:
         return kind
 
     async def authenticate(self, scope: Scope, headers: Headers | None = None) -> Identity | None:
-        """The identity of the request in `scope`; None for a public path.
+        """The identity of the request in `scope`; None for a public path or a CORS preflight.
 
         Raises an `AuthError` subclass for every refusal. Only an explicit success returns.
         """
-        if self.classify(scope["path"]).public:
+        if self.classify(scope["path"]).public or self.is_cors_preflight(scope):
             return None
         return await self.identify(scope, headers)
+
+    def is_cors_preflight(self, scope: Scope) -> bool:
+        """A real CORS preflight: `OPTIONS` with `Access-Control-Request-Method` and `Origin`, and
+        no credential at all. Browsers never send credentials on a preflight (Fetch standard), and
+        refusing it would block the real request before it could carry its token; an `OPTIONS`
+        that does carry a credential is authenticated as usual."""
+        if scope["type"] != "http" or scope["method"] != "OPTIONS":
+            return False
+        seen = {name for name, _ in scope["headers"]}
+        if b"access-control-request-method" not in seen or b"origin" not in seen:
+            return False
+        return b"cookie" not in seen and self.policy.header_name.encode("latin-1") not in seen
 
     async def identify(self, scope: Scope, headers: Headers | None = None) -> Identity:
         """The identity the request's credential proves, whatever its path: for public routes
@@ -201,9 +212,7 @@ class Authenticator:
                 raise CredentialsMissing()
             cached = self.cache.get(key)
             identity = cached if cached is not None else await self._verified(key)
-        if not self._revocation_started:
-            await self.start()
-        self.revocation.check(identity.revocation_key)  # in memory, cached token or not: every replica's revocations
+        await self._check_revocation(identity.revocation_key)
         if self.is_revoked is not None:
             revoked = self.is_revoked(identity.principal)
             if inspect.isawaitable(revoked):
@@ -230,35 +239,25 @@ class Authenticator:
         """Forget every verified token: each is verified again at its next use."""
         self.cache.clear()
 
-    async def start(self) -> None:
-        """Start the revocation store (a shared store's subscription and poll; waits for its first
-        sync, within its timeouts). Call it from the lifespan, else the first request does."""
-        await self.revocation.start()
-        self._revocation_started = True  # after: concurrent first requests all wait for the sync
-
-    async def aclose(self) -> None:  # from the lifespan's shutdown: stops what `start` started
-        await self.revocation.aclose()
-
-    async def revoke(self, target: Identity | Revocation) -> None:
-        """Revoke an `Identity`'s token (a logout) or any `Revocation` for every replica sharing the store;
-        `ServiceUnavailable` when a shared store is unreachable (this process refuses it already)."""
-        if isinstance(target, Identity):
-            if target.token is not None:
-                self.invalidate(target.token)
-            target = Revocation.of_token(target.revocation_key)
-        await self.revocation.revoke(target)
-
     async def prefetch(self) -> None:
         """Load verification keys from the network now (the JWKS, when `JWKS_URL` is set), so
         the first request does not wait for them; a no-op for other verifiers. Call it from the
         application's lifespan. Raises `jwks.JWKSError` when the fetch fails."""
-        jwks = self._jwks_client()
-        if jwks is not None:
+        for jwks in self._jwks_clients():
             await jwks.prefetch()
 
-    def _jwks_client(self) -> JWKSClient | None:
-        resolver = getattr(self.verifier, "key_resolver", None)
-        return resolver if isinstance(resolver, JWKSClient) else None
+    async def aclose(self) -> None:
+        """Release the verifier's network clients (introspection keeps one HTTP client for its
+        lifetime) and stop the revocation store's background work. Call it from the lifespan shutdown."""
+        close = getattr(self.verifier, "aclose", None)
+        if close is not None:
+            await close()
+        await self.revocation.aclose()
+
+    def _jwks_clients(self) -> list[JWKSClient]:
+        verifiers = list(self.verifier.members()) if isinstance(self.verifier, IssuerRouter) else [self.verifier]
+        resolvers = [getattr(verifier, "key_resolver", None) for verifier in verifiers]
+        return [resolver for resolver in resolvers if isinstance(resolver, JWKSClient)]
 
     async def _verified(self, key: tuple[TokenSource, str]) -> Identity:
         """Verify a credential the cache does not hold; cache the identity when it succeeds."""
@@ -294,7 +293,8 @@ class Authenticator:
         return Identity(
             principal=principal,
             user=make_user(principal, credential.token if credential else None),
-            auth=AuthCredentials(sorted(principal.permissions)),
+            # "authenticated" first: Starlette's own convention, so `@requires("authenticated")` works.
+            auth=AuthCredentials(["authenticated", *sorted(principal.permissions)]),
             token=credential.token if credential else None,
             revocation_key=revocation_key(principal, credential.token if credential else None),
         )

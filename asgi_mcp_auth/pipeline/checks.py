@@ -10,7 +10,7 @@ from ..core.principal import Principal
 from .context import principal_from
 from .fallback import get_authenticator
 
-__all__ = ["check_request", "resource_metadata_url", "team_of"]
+__all__ = ["challenge_scopes", "check_request", "resource_metadata_url", "team_of"]
 
 
 def check_request(conn: HTTPConnection, permission: str, team: str | None = None) -> Principal:
@@ -21,6 +21,11 @@ def check_request(conn: HTTPConnection, permission: str, team: str | None = None
         raise CredentialsMissing()
     get_authenticator(conn).rbac.check(principal, permission, team)
     return principal
+
+
+def challenge_scopes(conn: HTTPConnection) -> tuple[str, ...]:
+    """The OAuth scopes for basic access that a 401's `scope=` names (see `RBACPolicy`)."""
+    return get_authenticator(conn).rbac.challenge_scopes
 
 
 def resource_metadata_url(conn: HTTPConnection) -> str | None:

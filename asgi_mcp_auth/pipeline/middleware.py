@@ -152,7 +152,11 @@ class MCPAuthMiddleware:
             return
         request_id = await self._request_id(scope, receive, body, is_mcp, headers)
         response = error_response(
-            error, jsonrpc=is_mcp, request_id=request_id, resource_metadata_url=self.resource_metadata_url
+            error,
+            jsonrpc=is_mcp,
+            request_id=request_id,
+            resource_metadata_url=self.resource_metadata_url,
+            scopes=self.authenticator.rbac.challenge_scopes,
         )
         await response(scope, receive, send)
 

@@ -7,11 +7,12 @@ On MCP endpoints the body is a JSON-RPC error echoing the request id; elsewhere 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
 
-from ..core.errors import AuthError, CredentialsMissing, PermissionDenied, ServiceUnavailable
+from ..core.errors import AuthenticationError, AuthError, CredentialsMissing, PermissionDenied, ServiceUnavailable
 
 __all__ = [
     "INTERNAL_ERROR_MESSAGE",
@@ -32,16 +33,22 @@ def _quote(value: str) -> str:
     return '"' + cleaned.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def challenge(error: AuthError, *, resource_metadata_url: str | None = None) -> str | None:
-    """The `WWW-Authenticate` value for `error`, or None when it carries no challenge."""
+def challenge(error: AuthError, *, resource_metadata_url: str | None = None, scopes: Sequence[str] = ()) -> str | None:
+    """The `WWW-Authenticate` value for `error`, or None when it carries no challenge.
+
+    `scopes` are the OAuth scopes for basic access, named in a 401's `scope=` (MCP 2025-11-25);
+    a 403's `scope=` names the scopes that would grant the missing permission, else the permission.
+    """
     if error.error_code is None and not isinstance(error, CredentialsMissing):
         return None  # e.g. a cross-site refusal: no credential would change the answer
     params: list[str] = []
     if error.error_code is not None:
         params.append(f"error={_quote(error.error_code)}")
         params.append(f"error_description={_quote(error.message)}")
-    if isinstance(error, PermissionDenied) and error.permission:
-        params.append(f"scope={_quote(error.permission)}")
+    if isinstance(error, PermissionDenied) and (error.scopes or error.permission):
+        params.append(f"scope={_quote(' '.join(error.scopes) or error.permission or '')}")
+    elif isinstance(error, AuthenticationError) and scopes:
+        params.append(f"scope={_quote(' '.join(scopes))}")
     if resource_metadata_url:
         params.append(f"resource_metadata={_quote(resource_metadata_url)}")
     return "Bearer " + ", ".join(params) if params else "Bearer"
@@ -65,14 +72,19 @@ def request_id_of(body: bytes | None) -> Any:
 
 
 def error_response(
-    error: AuthError, *, jsonrpc: bool, request_id: Any = None, resource_metadata_url: str | None = None
+    error: AuthError,
+    *,
+    jsonrpc: bool,
+    request_id: Any = None,
+    resource_metadata_url: str | None = None,
+    scopes: Sequence[str] = (),
 ) -> Response:
     headers = {"Cache-Control": "no-store"}
-    value = challenge(error, resource_metadata_url=resource_metadata_url)
+    value = challenge(error, resource_metadata_url=resource_metadata_url, scopes=scopes)
     if value is not None:
         headers["WWW-Authenticate"] = value
     if isinstance(error, ServiceUnavailable):
-        headers["Retry-After"] = str(error.retry_after)  # RFC 9110 §10.2.3: delay-seconds
+        headers["Retry-After"] = str(error.retry_after)
     content: dict[str, Any]
     if jsonrpc:
         content = {

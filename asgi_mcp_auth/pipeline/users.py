@@ -59,6 +59,12 @@ if HAS_MCP:
             self.principal = principal
             self._token = token or ""
 
+        @property
+        def display_name(self) -> str:
+            # The SDK's own answer (`SimpleUser.display_name`): the client id, which is also
+            # what its session binding records. `principal.name` stays on the principal.
+            return self.username
+
         @functools.cached_property
         def access_token(self) -> _AccessToken:  # type: ignore[override]
             principal = self.principal

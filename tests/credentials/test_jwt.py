@@ -208,3 +208,18 @@ def test_roles_and_teams_claims_are_configurable() -> None:
     assert principal.teams == frozenset({"acme"})
     assert "*" not in principal.permissions
     assert principal.token_source is TokenSource.COOKIE
+
+
+def _respellings(raw: str) -> list[str]:
+    header, payload, signature = raw.split(".")
+    return [f"{raw}=", f"{header}=.{payload}.{signature}", f"{header}.{payload}==.{signature}", f"{raw}\n"]
+
+
+async def test_token_malleability_regression_padded_spellings_of_a_signed_token_are_refused() -> None:
+    verifier = hs_verifier()
+    raw = token("alice")
+    assert (await verify(verifier, raw)).subject == "alice"
+
+    for respelled in _respellings(raw):
+        with pytest.raises(AuthenticationError, match=r"^Invalid token$"):
+            await verify(verifier, respelled)

@@ -90,7 +90,7 @@ async def test_request_user_is_the_sdks_authenticated_user_carrying_the_principa
     assert access.claims is not None
     assert access.claims["iss"] == ISSUER
     assert access.claims["sub"] == "alice"
-    assert user.display_name == "alice"
+    assert user.display_name == "cli-1"  # the SDK's AuthenticatedUser answers its client id
     assert user.identity == "alice"
 
 

@@ -235,7 +235,7 @@ async def test_token_claims_become_principal_permissions_and_team_permissions() 
     assert response.json() == {
         "permissions": ["tools.read"],
         "team_a": ["tools.execute", "tools.read"],
-        "auth_scopes": ["tools.read"],
+        "auth_scopes": ["authenticated", "tools.read"],
     }
 
 
