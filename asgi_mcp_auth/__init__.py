@@ -15,9 +15,11 @@ from .core.errors import (
     ConfigurationError,
     CredentialsMissing,
     CrossSiteRequest,
+    HeaderMismatch,
     InvalidRequest,
     PermissionDenied,
     ServiceUnavailable,
+    UnsupportedScheme,
 )
 from .core.principal import AuthResult, Principal, TokenSource
 from .credentials.jwks import JWKSClient, JWKSError
@@ -48,6 +50,7 @@ __all__ = [
     "CredentialsMissing",
     "CrossSiteRequest",
     "Identity",
+    "HeaderMismatch",
     "InMemoryRevocationStore",
     "InvalidRequest",
     "JWKSClient",
@@ -64,6 +67,7 @@ __all__ = [
     "ServiceUnavailable",
     "TokenSource",
     "TokenVerifier",
+    "UnsupportedScheme",
     "current_principal",
     "get_authenticator",
     "principal_from",
