@@ -302,8 +302,8 @@ def test_fetch_tools_from_the_oauth_callback_page_with_the_cookie_succeeds(http:
     body = response.json()
     assert body["gateway_id"] == "local"
     assert body["fetched_by"] == "admin"
-    assert [tool["name"] for tool in body["tools"]] == ["whoami", "echo"]  # the real MCP server's tools
-    assert [(fetch.subject, fetch.tool_count) for fetch in registry(app).fetches()] == [("admin", 2)]
+    assert [tool["name"] for tool in body["tools"]] == ["whoami", "echo", "echo_later"]  # the real MCP server's tools
+    assert [(fetch.subject, fetch.tool_count) for fetch in registry(app).fetches()] == [("admin", 3)]
 
 
 def test_fetch_tools_needs_gateways_update(http: TestClient, app: FastAPI) -> None:

@@ -24,7 +24,16 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from asgi_mcp_auth import AuthError, AuthSettings, MCPAuthMiddleware, Principal, get_authenticator
+from asgi_mcp_auth import (
+    Authenticator,
+    AuthError,
+    AuthSettings,
+    MCPAuthMiddleware,
+    Principal,
+    Revocation,
+    ServiceUnavailable,
+    get_authenticator,
+)
 from asgi_mcp_auth import principal_from as _principal_from
 from asgi_mcp_auth.integrations.fastapi import require_permission
 from asgi_mcp_auth.integrations.metadata import protected_resource_metadata_routes
@@ -46,7 +55,6 @@ from .users import (
     DEFAULT_DEV_USERS,
     DEV_USERS_ENV,
     DevUser,
-    RevocationList,
     TokenIssuer,
     check_password,
     parse_dev_users,
@@ -82,6 +90,15 @@ def _refuse_cross_site(request: Request) -> None:
         raise HTTPException(403, "Cross-site request refused")
 
 
+def _not_shared() -> Response:
+    # Refused here already; other replicas learn it when the store is back (see README).
+    return HTMLResponse(
+        "<p>Signed out on this server. The sign-out could not be shared with the other servers yet.</p>",
+        status_code=503,
+        headers={**NO_STORE, "Retry-After": "5"},
+    )
+
+
 def create_app(
     settings: AuthSettings | None = None,
     *,
@@ -96,7 +113,9 @@ def create_app(
     demo_users = dev_users is None and not users_from_env
     login_hint = "Demo accounts: admin / adminpass, viewer / viewerpass." if demo_users else None
     issuer = TokenIssuer(settings)
-    revocations = RevocationList()
+    # Built here, not by the middleware, so the lifespan can start and stop its revocation store
+    # (shared on Redis when MCP_AUTH_REVOCATION_REDIS_URL is set, in this process otherwise).
+    authenticator = Authenticator.from_settings(settings)
     mcp = build_mcp_server(stateless=stateless, allowed_hosts=allowed_hosts(settings))
 
     async def local_tools() -> list[ToolInfo]:
@@ -107,14 +126,18 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with mcp_lifespan(mcp):  # a mounted app's own lifespan is not run: run it here
-            yield
+        await authenticator.start()
+        try:
+            async with mcp_lifespan(mcp):  # a mounted app's own lifespan is not run: run it here
+                yield
+        finally:
+            await authenticator.aclose()
 
     app = FastAPI(title="asgi-mcp-auth example gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.gateways = registry
     app.state.mcp = mcp
-    _add_routes(app, settings, users, issuer, registry, login_hint, revocations)
+    _add_routes(app, settings, users, issuer, registry, login_hint, authenticator)
     resource = metadata_resource(settings)
     if resource is not None:
         app.router.routes.extend(
@@ -128,7 +151,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_mcp(app, mcp)
 
-    app.add_middleware(MCPAuthMiddleware, settings=settings, is_revoked=revocations)
+    app.add_middleware(MCPAuthMiddleware, authenticator=authenticator)
     app.add_middleware(LoginRedirect, page_paths=PAGE_PATHS, login_path=LOGIN_PATH)
     app.add_middleware(SecurityHeaders)
     return app
@@ -141,11 +164,15 @@ def _add_routes(
     issuer: TokenIssuer,
     registry: GatewayRegistry,
     login_hint: str | None,
-    revocations: RevocationList,
+    authenticator: Authenticator,
 ) -> None:
     @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    async def health() -> dict[str, object]:
+        body: dict[str, object] = {"status": "ok"}
+        stats = getattr(authenticator.revocation, "stats", None)
+        if stats is not None:  # a shared store: is this replica's copy vouched for, and what did it serve
+            body["revocation"] = {"trusted": getattr(authenticator.revocation, "trusted", None), **vars(stats)}
+        return body
 
     @app.get("/whoami")
     async def whoami(request: Request) -> JSONResponse:
@@ -190,15 +217,26 @@ def _add_routes(
         return response
 
     @app.post(LOGOUT_PATH, include_in_schema=False)
-    async def logout(request: Request) -> Response:
+    async def logout(request: Request, everywhere: Annotated[str, Form()] = "") -> Response:
+        """Revoke the caller's token (every replica refuses it), or with `everywhere=1` every
+        token of the caller issued until now ("sign out everywhere"); clear the cookie."""
         _refuse_cross_site(request)
-        authenticator = get_authenticator(request)
-        with contextlib.suppress(AuthError):  # an expired or absent session still logs out
+        response: Response = RedirectResponse(LOGIN_PATH, status_code=303, headers=NO_STORE)
+        try:
             identity = await authenticator.identify(request.scope)
-            revocations.revoke(identity.principal)
-            if identity.token is not None:
-                authenticator.invalidate(identity.token)
-        response = RedirectResponse(LOGIN_PATH, status_code=303, headers=NO_STORE)
+        except ServiceUnavailable:
+            identity = None  # the store cannot vouch for anything now; the revoke below fails too
+            response = _not_shared()
+        except AuthError:
+            identity = None  # an expired, revoked or absent session still logs out
+        if identity is not None:
+            try:
+                if everywhere:
+                    principal = identity.principal
+                    await authenticator.revoke(Revocation.of_subject(principal.subject, issuer=principal.issuer))
+                await authenticator.revoke(identity)
+            except ServiceUnavailable:
+                response = _not_shared()
         response.delete_cookie(
             settings.cookie_name, path="/", secure=cookie_is_secure(settings, request), httponly=True, samesite="lax"
         )
