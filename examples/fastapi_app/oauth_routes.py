@@ -13,7 +13,7 @@ import json
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6749.requests import JsonPayload, JsonRequest, OAuth2Payload, OAuth2Request
@@ -105,11 +105,15 @@ async def _body(request: Request) -> bytes | None:
 
 
 async def _form(request: Request) -> FormData | None:
-    """The urlencoded form of a POST (None when it is too large or of another type)."""
+    """The urlencoded form of a POST (None when it is too large, not UTF-8 or of another type)."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded" or await _body(request) is None:
+    body = await _body(request) if content_type == "application/x-www-form-urlencoded" else None
+    if body is None:
         return None
-    return await request.form()  # the body is cached by _body()
+    try:
+        return FormData(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+    except (UnicodeDecodeError, ValueError):
+        return None
 
 
 def _login_csp(redirect_uri: str) -> str:

@@ -39,15 +39,10 @@ class Client(ClientMixin):  # type: ignore[misc]
         return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
 
     def get_allowed_scope(self, scope: str | None) -> str:
-        # A registration without `scope` may ask for any scope the server knows; the user's
-        # roles then decide what is granted (`DevAuthorizationServer.grantable_scope`).
-        if not scope:
-            return ""
-        requested = scope_to_list(scope)
-        if self.scope:
-            allowed = set(scope_to_list(self.scope))
-            requested = [item for item in requested if item in allowed]
-        return str(list_to_scope(requested))
+        # The scope a client registered with does not bound what it may ask for later: MCP
+        # clients register with the first challenge's scope and step up beyond it. The user's
+        # roles decide what is granted (`DevAuthorizationServer.grantable_scope`).
+        return str(list_to_scope(scope_to_list(scope))) if scope else ""
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.redirect_uris  # exact string match (OAuth 2.1)
