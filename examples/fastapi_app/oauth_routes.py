@@ -17,7 +17,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oauth2.rfc6749.requests import JsonPayload, JsonRequest, OAuth2Payload, OAuth2Request
-from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -56,11 +55,11 @@ class _Payload(OAuth2Payload):  # type: ignore[misc]
 
 
 class _Request(OAuth2Request):  # type: ignore[misc]
-    def __init__(self, server: DevAuthorizationServer, request: Request, form: FormData | None) -> None:
+    def __init__(self, server: DevAuthorizationServer, request: Request, form: list[tuple[str, str]] | None) -> None:
         # The URL authlib sees is built from the issuer: the Host header decides nothing here.
         super().__init__(request.method, server.endpoint(request.url.path), headers=request.headers)
         self._args = {key: value for key, value in request.query_params.items()}
-        fields = [(key, value) for key, value in (form.multi_items() if form else []) if isinstance(value, str)]
+        fields = form or []
         self._form = dict(fields)
         self.payload = _Payload([*request.query_params.multi_items(), *fields])
 
@@ -104,14 +103,14 @@ async def _body(request: Request) -> bytes | None:
     return body
 
 
-async def _form(request: Request) -> FormData | None:
+async def _form(request: Request) -> list[tuple[str, str]] | None:
     """The urlencoded form of a POST (None when it is too large, not UTF-8 or of another type)."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     body = await _body(request) if content_type == "application/x-www-form-urlencoded" else None
     if body is None:
         return None
     try:
-        return FormData(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True)
     except (UnicodeDecodeError, ValueError):
         return None
 
@@ -137,7 +136,7 @@ def oauth_routes(
         return JSONResponse(server.metadata())
 
     async def authorize(request: Request) -> Response:
-        form: FormData | None = None
+        form: list[tuple[str, str]] | None = None
         if request.method == "POST":
             refused = refuse_cross_site(request)
             if refused is not None:
@@ -175,7 +174,8 @@ def oauth_routes(
 
         if form is None:
             return page()
-        user = check_password(server.users, form.get("username", ""), form.get("password", ""))  # type: ignore[arg-type]
+        fields = dict(form)
+        user = check_password(server.users, fields.get("username", ""), fields.get("password", ""))
         if user is None:
             return page("Invalid username or password.", 401)
         response = server.create_authorization_response(oauth_request, grant_user=user, grant=grant)
