@@ -230,7 +230,9 @@ class _CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         data = request.payload.data
         scope = server.grantable_scope(request.user, request.scope)
         if not scope:  # the user may have none of the scopes asked for
-            raise AccessDeniedError(description="None of the requested scopes can be granted to this user")
+            raise AccessDeniedError(
+                description="None of the requested scopes can be granted to this user", redirect_uri=self.redirect_uri
+            )
         server.store.codes[code] = AuthorizationCode(
             code=code,
             client_id=request.client.client_id,
