@@ -85,6 +85,8 @@ def sign_in(http: TestClient, params: dict[str, str], *login: str) -> Any:
 
 
 def introspect(http: TestClient, token: str, auth: tuple[str, str] | None = ("gateway", GATEWAY_SECRET)) -> Any:
+    if auth is None:
+        return http.post("/oauth/introspect", data={"token": token})
     return http.post("/oauth/introspect", data={"token": token}, auth=auth)
 
 
