@@ -15,8 +15,10 @@ from .core.errors import (
     ConfigurationError,
     CredentialsMissing,
     CrossSiteRequest,
+    HeaderMismatch,
     InvalidRequest,
     PermissionDenied,
+    UnsupportedScheme,
 )
 from .core.principal import AuthResult, Principal, TokenSource
 from .credentials.jwks import JWKSClient, JWKSError
@@ -46,6 +48,7 @@ __all__ = [
     "CredentialsMissing",
     "CrossSiteRequest",
     "Identity",
+    "HeaderMismatch",
     "InvalidRequest",
     "JWKSClient",
     "JWKSError",
@@ -58,6 +61,7 @@ __all__ = [
     "RBACPolicy",
     "TokenSource",
     "TokenVerifier",
+    "UnsupportedScheme",
     "current_principal",
     "get_authenticator",
     "principal_from",

@@ -6,6 +6,8 @@ naming the variable at fault; it never surfaces at the first request.
 
 from __future__ import annotations
 
+import difflib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -19,6 +21,7 @@ from .policy.browser import BrowserPolicy
 from .policy.issuer_list import IssuerConfig, parse_issuers
 from .policy.mcp_methods import MethodPermissions
 from .policy.rbac import RBACPolicy, parse_scope_permissions
+from .policy.urls import is_trusted_url
 
 __all__ = ["ENV_PREFIX", "AuthSettings", "IssuerConfig", "parse_issuers"]  # the last two re-exported
 
@@ -76,7 +79,7 @@ class AuthSettings(BaseSettings):
     token_cache_size: int = Field(default=10_000, ge=0)
     token_cache_ttl_seconds: float = Field(default=300.0, gt=0)
     jwks_cache_ttl_seconds: float = Field(default=300.0, gt=0)
-    jwks_refresh_cooldown_seconds: float = Field(default=30.0, ge=0)
+    jwks_refresh_cooldown_seconds: float = Field(default=30.0, ge=1)
     jwks_timeout_seconds: float = Field(default=5.0, gt=0)
     jwks_max_bytes: int = Field(default=262_144, ge=1024)
 
@@ -94,6 +97,7 @@ class AuthSettings(BaseSettings):
     challenge_scopes: CommaList | None = None  # the 401's scope=; default: the read-only mapped scopes
 
     def __init__(self, **values: Any) -> None:
+        refuse_unknown_variables(os.environ, type(self))
         try:
             super().__init__(**values)
         except ValidationError as exc:
@@ -133,15 +137,22 @@ class AuthSettings(BaseSettings):
             if not algorithms <= HMAC_ALGORITHMS:
                 raise ConfigurationError(f"{ENV_PREFIX}JWT_SECRET needs HS256, HS384 or HS512 in JWT_ALGORITHMS")
             needed = max(MIN_SECRET_BYTES, *(HMAC_KEY_BYTES[alg] for alg in algorithms))
-            if len(self.jwt_secret.get_secret_value().encode()) < needed:
+            secret = self.jwt_secret.get_secret_value()
+            if len(secret.encode()) < needed:
                 raise ConfigurationError(
                     f"{ENV_PREFIX}JWT_SECRET must be at least {needed} bytes for {', '.join(sorted(algorithms))}"
+                )
+            if _is_placeholder(secret):
+                raise ConfigurationError(
+                    f"{ENV_PREFIX}JWT_SECRET is a repeated pattern or whitespace, not a random key"
                 )
         elif configured and not algorithms <= PUBLIC_KEY_ALGORITHMS:
             which = "JWT_PUBLIC_KEY" if self.jwt_public_key is not None else "JWKS_URL"
             raise ConfigurationError(f"{ENV_PREFIX}{which} needs public-key algorithms in JWT_ALGORITHMS")
-        if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "http://")):
-            raise ConfigurationError(f"{ENV_PREFIX}JWKS_URL must be an http(s) URL")
+        if self.jwks_url is not None and not is_trusted_url(self.jwks_url):
+            raise ConfigurationError(
+                f"{ENV_PREFIX}JWKS_URL must be an https URL (plain http only for a loopback address)"
+            )
         if self.jwt_verify_audience and not self.jwt_audience and (configured or self.introspection_url):
             raise ConfigurationError(
                 f"{ENV_PREFIX}JWT_AUDIENCE is required (or set {ENV_PREFIX}JWT_VERIFY_AUDIENCE=false)"
@@ -151,6 +162,8 @@ class AuthSettings(BaseSettings):
                 raise ConfigurationError(
                     f"{ENV_PREFIX}BROWSER_ORIGIN_PATHS entries are absolute paths other than '/': {path!r}"
                 )
+        if not self.mcp_paths:
+            raise ConfigurationError(f"{ENV_PREFIX}MCP_PATHS is empty: MCP endpoints would go unchecked")
         for path in [*self.public_paths, *self.mcp_paths]:
             if not path.startswith("/"):
                 raise ConfigurationError(f"{ENV_PREFIX}PUBLIC_PATHS and MCP_PATHS entries start with '/': {path!r}")
@@ -162,8 +175,10 @@ class AuthSettings(BaseSettings):
         return self
 
     def _validate_oauth(self) -> None:
-        if self.introspection_url is not None and not self.introspection_url.startswith(("https://", "http://")):
-            raise ConfigurationError(f"{ENV_PREFIX}INTROSPECTION_URL must be an http(s) URL")
+        if self.introspection_url is not None and not is_trusted_url(self.introspection_url):
+            raise ConfigurationError(
+                f"{ENV_PREFIX}INTROSPECTION_URL must be an https URL (plain http only for a loopback address)"
+            )
         if (self.introspection_client_id is None) != (self.introspection_client_secret is None):
             raise ConfigurationError(
                 f"Set both {ENV_PREFIX}INTROSPECTION_CLIENT_ID and {ENV_PREFIX}INTROSPECTION_CLIENT_SECRET, or neither"
@@ -213,6 +228,35 @@ class AuthSettings(BaseSettings):
             return Path(value).read_text().strip()
         except OSError:
             raise ConfigurationError(f"{ENV_PREFIX}JWT_PUBLIC_KEY is neither PEM text nor a readable file") from None
+
+
+def refuse_unknown_variables(environ: Mapping[str, str], settings_type: type[BaseSettings]) -> None:
+    """Raise `ConfigurationError` for an `MCP_AUTH_*` variable that names no setting: a typo
+    (`MCP_AUTH_JWT_AUDIENCEE`) would otherwise leave the setting at its default unnoticed. The
+    error names the variable and the closest setting, never the value."""
+    known = sorted(name.upper() for name in settings_type.model_fields)
+    unknown = sorted(
+        name for name in environ if name.upper().startswith(ENV_PREFIX) and name.upper()[len(ENV_PREFIX) :] not in known
+    )
+    if not unknown:
+        return
+    parts = []
+    for name in unknown:
+        # Compared without the shared prefix, which would make every name look close.
+        close = difflib.get_close_matches(name.upper()[len(ENV_PREFIX) :], known, n=1, cutoff=0.6)
+        parts.append(f"{name} (did you mean {ENV_PREFIX}{close[0]}?)" if close else name)
+    raise ConfigurationError(f"Unknown environment variable: {', '.join(parts)}")
+
+
+def _is_placeholder(secret: str) -> bool:
+    """Whitespace only, or one short unit repeated (`aaaa...`, `abab...`, `0000...`)."""
+    if not secret.strip():
+        return True
+    for width in range(1, 5):
+        unit = secret[:width]
+        if len(secret) > width and unit * (len(secret) // width) + unit[: len(secret) % width] == secret:
+            return True
+    return False
 
 
 def _reveal(value: SecretStr | str) -> str:

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tokens import AUDIENCE, OTHER_SECRET, SECRET, claims, forge, token
 
-from asgi_mcp_auth import AuthError, Principal, principal_from, resolve_principal
+from asgi_mcp_auth import Authenticator, AuthError, Principal, principal_from, resolve_principal
 
 pytestmark = pytest.mark.anyio
 
@@ -105,7 +105,9 @@ bodies = st.one_of(
 )
 
 
-async def _serve(method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> tuple[int, Principal | None]:
+async def _serve(
+    method: str, path: str, headers: list[tuple[str, str]], body: bytes
+) -> tuple[int, Principal | None, Authenticator]:
     seen: list[Principal | None] = []
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -121,8 +123,9 @@ async def _serve(method: str, path: str, headers: list[tuple[str, str]], body: b
     async def send(message: Any) -> None:
         sent.append(message)
 
-    await protect(app)(raw_scope(method, path, headers), receive, send)
-    return sent[0]["status"], (seen[0] if seen else None)
+    middleware = protect(app)
+    await middleware(raw_scope(method, path, headers), receive, send)
+    return sent[0]["status"], (seen[0] if seen else None), middleware.authenticator
 
 
 @given(
@@ -134,7 +137,7 @@ async def _serve(method: str, path: str, headers: list[tuple[str, str]], body: b
 async def test_generated_requests_never_give_500_forged_identities_or_two_identities(
     method: str, path: str, headers: list[tuple[str, str]], body: bytes
 ) -> None:
-    status, principal = await _serve(method, path, headers, body)
+    status, principal, authenticator = await _serve(method, path, headers, body)
 
     assert status != 500
     if principal is not None:
@@ -145,16 +148,18 @@ async def test_generated_requests_never_give_500_forged_identities_or_two_identi
         verified = [_independently_verified(raw) for raw in presented]
         assert dict(principal.claims) in verified, "accepted a token the key did not sign"
 
-    fallback_status, fallback = await _fallback(method, path, headers)
+    fallback_status, fallback = await _fallback(method, path, headers, authenticator)
     if status == 200 or fallback_status != 200:
         assert (fallback_status, fallback) == (status, principal.subject if principal else None)
     else:
         assert status == 403  # a method permission refused the body, which the fallback never reads
 
 
-async def _fallback(method: str, path: str, headers: list[tuple[str, str]]) -> tuple[int, str | None]:
+async def _fallback(
+    method: str, path: str, headers: list[tuple[str, str]], authenticator: Authenticator
+) -> tuple[int, str | None]:
     try:
-        principal = await resolve_principal(raw_scope(method, path, headers))
+        principal = await resolve_principal(raw_scope(method, path, headers), authenticator=authenticator)
     except AuthError as error:
         return error.status_code, None
     return 200, principal.subject if principal else None

@@ -4,10 +4,12 @@
     ├── AuthError                      refused request; the app is never called
     │   ├── AuthenticationError        401  WWW-Authenticate: Bearer error="invalid_token"
     │   │   └── CredentialsMissing     401  WWW-Authenticate: Bearer  (no error=, RFC 6750 §3.1)
+    │   │       └── UnsupportedScheme  401  the same: `Authorization` with another scheme than Bearer
     │   ├── InvalidRequest             400  WWW-Authenticate: Bearer error="invalid_request"
-    │   │   └── PayloadTooLarge        413  no challenge: an MCP body too large to authorize
-    │   └── PermissionDenied           403  WWW-Authenticate: Bearer error="insufficient_scope"
-    │       └── CrossSiteRequest       403  no challenge: a cookie sent from a foreign origin
+    │   │   ├── PayloadTooLarge        413  no challenge: an MCP body too large to authorize
+    │   │   └── HeaderMismatch         400  no challenge; JSON-RPC code -32020 (SEP-2243)
+    │   ├── PermissionDenied           403  WWW-Authenticate: Bearer error="insufficient_scope"
+    │   │   └── CrossSiteRequest       403  no challenge: a cookie sent from a foreign origin
     │   └── ServiceUnavailable         503  Retry-After: the token could not be checked (outage)
     └── ConfigurationError             raised at start-up, never while serving
 
@@ -24,10 +26,12 @@ __all__ = [
     "ConfigurationError",
     "CredentialsMissing",
     "CrossSiteRequest",
+    "HeaderMismatch",
     "InvalidRequest",
     "PayloadTooLarge",
     "PermissionDenied",
     "ServiceUnavailable",
+    "UnsupportedScheme",
 ]
 
 
@@ -37,6 +41,7 @@ class AuthError(Exception):
     status_code: int = 401
     error_code: str | None = "invalid_token"
     default_message: str = "Authentication failed"
+    jsonrpc_code: int = -32000  # the JSON-RPC error code of the refusal on MCP endpoints
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message or self.default_message
@@ -54,6 +59,14 @@ class CredentialsMissing(AuthenticationError):
     default_message = "Authentication required"
 
 
+class UnsupportedScheme(CredentialsMissing):
+    """`Authorization` with a scheme other than Bearer, or `Bearer` with no token: to this
+    resource the request carries no credential, and the plain challenge tells a client to start
+    OAuth discovery (an MCP client does so on a 401, not on a 400)."""
+
+    default_message = "Only the Bearer scheme is supported"
+
+
 class InvalidRequest(AuthError):
     """The request is ambiguous or malformed: two tokens, an unknown scheme, a bad header."""
 
@@ -68,6 +81,14 @@ class PayloadTooLarge(InvalidRequest):
     status_code = 413
     error_code = None
     default_message = "Request body too large to authorize"
+
+
+class HeaderMismatch(InvalidRequest):
+    """An MCP routing header (`Mcp-Method`, `Mcp-Name`) disagrees with the JSON-RPC body."""
+
+    error_code = None
+    default_message = "MCP routing headers do not match the request body"
+    jsonrpc_code = -32020
 
 
 class PermissionDenied(AuthError):

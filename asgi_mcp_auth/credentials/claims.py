@@ -40,7 +40,19 @@ _GRANTS_MEMO_SIZE = 1024
 
 def _optional_string(claims: Mapping[str, Any], name: str) -> str | None:
     value = claims.get(name)
-    return value if isinstance(value, str) else None
+    if value is None or isinstance(value, str):
+        return value
+    raise AuthenticationError(f"Malformed {name} claim")
+
+
+def _audience(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise AuthenticationError("Malformed aud claim")
 
 
 class ClaimsMapper:
@@ -65,21 +77,23 @@ class ClaimsMapper:
         if not isinstance(subject, str) or not subject:
             raise AuthenticationError("Token has no subject")
         scopes = _strings(claims.get("scope"), "scope", split=True) | _strings(claims.get("scp"), "scp", split=True)
-        raw_team_roles = claims.get(self.team_roles_claim) or {}
+        raw_team_roles = claims.get(self.team_roles_claim)
+        if raw_team_roles is None:
+            raw_team_roles = {}
         if not isinstance(raw_team_roles, dict):
             raise AuthenticationError(f"Malformed {self.team_roles_claim} claim")
         team_roles = {str(team): _strings(roles, self.team_roles_claim) for team, roles in raw_team_roles.items()}
         roles = _strings(claims.get(self.roles_claim), self.roles_claim)
-        audience = claims.get("aud")
+        audience = _audience(claims.get("aud"))
         roles, scopes, permissions, team_permissions = self._permissions(roles, scopes, team_roles)
         expires_at = claims.get("exp")
+        client_id = _optional_string(claims, "client_id")
+        authorized_party = _optional_string(claims, "azp")
         return Principal(
             subject=subject,
             issuer=_optional_string(claims, "iss"),
-            audience=(audience,)
-            if isinstance(audience, str)
-            else tuple(a for a in audience or () if isinstance(a, str)),
-            client_id=_optional_string(claims, "client_id") or _optional_string(claims, "azp"),
+            audience=audience,
+            client_id=client_id or authorized_party,
             email=_optional_string(claims, "email"),
             name=_optional_string(claims, "name"),
             roles=roles,

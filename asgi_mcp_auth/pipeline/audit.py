@@ -21,9 +21,21 @@ __all__ = ["AUDIT_LOGGER", "audit"]
 
 AUDIT_LOGGER = "asgi_mcp_auth.audit"
 logger = logging.getLogger(AUDIT_LOGGER)
-LOG_DECISION = "auth %s status=%d method=%s path=%r client=%s subject=%s source=%s reason=%r"
+LOG_DECISION = "auth %s status=%d method=%s path=%r client=%s subject=%r source=%s reason=%r"
 
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters, and the Unicode line breaks some log viewers honour: a subject or reason
+# holding CR/LF must never start a second, forged record.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_MAX_FIELD_CHARS = 512
+
+
+def _escaped(value: object) -> str | None:
+    """`value` as one printable line: control characters as `\\xNN` / `\\uNNNN`, at most
+    512 characters. None stays None."""
+    if value is None:
+        return None
+    text = str(value)[:_MAX_FIELD_CHARS]
+    return _UNPRINTABLE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def _level(status: int) -> int:
@@ -55,12 +67,12 @@ def audit(scope: Scope, status: int, principal: Principal | None = None, reason:
     decision: dict[str, Any] = {
         "outcome": _outcome(status),
         "status": status,
-        "method": scope.get("method", "WEBSOCKET"),
-        "path": _UNPRINTABLE.sub("?", scope.get("path", ""))[:512],
-        "client": f"{client[0]}:{client[1]}" if client else None,
-        "subject": principal.subject if principal else None,
-        "token_source": principal.token_source.value if principal else None,
-        "reason": reason,
+        "method": _escaped(scope.get("method", "WEBSOCKET")),
+        "path": _escaped(scope.get("path", "")),
+        "client": _escaped(f"{client[0]}:{client[1]}") if client else None,
+        "subject": _escaped(principal.subject) if principal else None,
+        "token_source": _escaped(principal.token_source.value) if principal else None,
+        "reason": _escaped(reason),
     }
     logger.log(
         level,
@@ -72,6 +84,6 @@ def audit(scope: Scope, status: int, principal: Principal | None = None, reason:
         decision["client"],
         decision["subject"],
         decision["token_source"],
-        reason,
+        decision["reason"],
         extra={"audit": decision},
     )

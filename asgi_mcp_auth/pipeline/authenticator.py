@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import inspect
 import logging
-import posixpath
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from starlette.authentication import AuthCredentials, BaseUser
 from starlette.datastructures import Headers
@@ -27,6 +25,7 @@ from ..credentials.issuers import IssuerRouter, verifier_from_settings
 from ..credentials.jwks import JWKSClient
 from ..credentials.verifier import TokenVerifier
 from ..policy.browser import BrowserPolicy
+from ..policy.paths import PathKind, PathRules
 from ..policy.precedence import Credential, PrecedencePolicy
 from ..policy.rbac import RBACPolicy
 from ..settings import AuthSettings
@@ -43,16 +42,7 @@ AuthenticateCallable = Callable[[HTTPConnection], Awaitable[object]]
 RevocationCheck = Callable[[Principal], "bool | Awaitable[bool]"]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_PATH_MEMO_SIZE = 4096
-_PATH_MEMO_MAX_CHARS = 256
 _MAX_ERROR_CHARS = 200
-
-
-class PathKind(NamedTuple):
-    """How the middleware treats a request path."""
-
-    public: bool  # no credential needed
-    mcp: bool  # a JSON-RPC endpoint: permission checks per method, JSON-RPC error bodies
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +54,18 @@ class Identity:
     auth: AuthCredentials
     token: str | None
 
+    def __repr__(self) -> str:
+        # The bearer token never appears in a repr, a log line or a traceback's locals.
+        token = "None" if self.token is None else f"<{len(self.token)} chars>"
+        return f"Identity(principal={self.principal!r}, token={token})"
+
+    __str__ = __repr__
+
 
 def _public_error(value: object) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
     return _CONTROL.sub(" ", value.strip())[:_MAX_ERROR_CHARS]
-
-
-def _clean_path(path: str) -> str:
-    """Collapse `//`, resolve dot segments and fold case: how a lenient router might see it."""
-    normalised = posixpath.normpath("/" + path.lstrip("/")).lower()
-    return normalised.replace("//", "/")
 
 
 class Authenticator:
@@ -101,9 +92,7 @@ class Authenticator:
         self.verifier = verifier
         self.custom_authenticate = authenticate
         self.rbac = rbac or RBACPolicy()
-        self.public_paths = frozenset(path.rstrip("/") or "/" for path in public_paths)
-        self.mcp_paths = tuple(_clean_path(path).rstrip("/") for path in mcp_paths)
-        self._path_kinds: dict[str, PathKind] = {}
+        self.paths = PathRules(public_paths=public_paths, mcp_paths=mcp_paths)
         self.is_revoked = is_revoked
         self.settings = settings
         self.cache: TokenCache[tuple[TokenSource, str], Identity] = TokenCache(maxsize=cache_size, ttl=cache_ttl)
@@ -149,35 +138,18 @@ class Authenticator:
             settings=settings,
         )
 
-    def is_public(self, path: str) -> bool:
-        """Exact match (a trailing slash aside); a path with dot segments is never public."""
-        if "\\" in path or any(segment in (".", "..") for segment in path.split("/")):
-            return False
-        return (path.rstrip("/") or "/") in self.public_paths
-
-    def is_mcp_path(self, path: str) -> bool:
-        """Segment match on the path as a lenient router could see it (`//MCP/./` included)."""
-        cleaned = _clean_path(path)
-        return any(cleaned == mcp or cleaned.startswith(mcp + "/") for mcp in self.mcp_paths)
-
-    def classify(self, path: str) -> PathKind:
-        """`is_public(path)` and `is_mcp_path(path)` together, remembered for short paths: the
-        per-request fast path (both are pure functions of the path and the configuration)."""
-        kind = self._path_kinds.get(path)
-        if kind is None:
-            kind = PathKind(self.is_public(path), self.is_mcp_path(path))
-            if len(path) <= _PATH_MEMO_MAX_CHARS:
-                if len(self._path_kinds) >= _PATH_MEMO_SIZE:
-                    self._path_kinds.clear()  # many distinct paths (a scan): start over, stay bounded
-                self._path_kinds[path] = kind
-        return kind
+    def classify(self, scope: Scope) -> PathKind:
+        """Whether the request in `scope` is public and whether it is an MCP request, decided on
+        the route path (the path without `root_path`, as the router sees it) and, for MCP, the
+        raw path and the request's MCP headers too: see `asgi_mcp_auth.policy.paths`."""
+        return self.paths.classify(scope)
 
     async def authenticate(self, scope: Scope, headers: Headers | None = None) -> Identity | None:
         """The identity of the request in `scope`; None for a public path or a CORS preflight.
 
         Raises an `AuthError` subclass for every refusal. Only an explicit success returns.
         """
-        if self.classify(scope["path"]).public or self.is_cors_preflight(scope):
+        if self.classify(scope).public or self.is_cors_preflight(scope):
             return None
         return await self.identify(scope, headers)
 

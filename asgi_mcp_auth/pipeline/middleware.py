@@ -4,9 +4,14 @@ Trust assumptions: the middleware runs outside every route that needs an identit
 the app, not to a router); `PUBLIC_ORIGIN` is set when a proxy changes scheme or host; the app
 does not consult credentials itself but reads the principal this middleware stores.
 
+Paths are judged as the router sees them (the route path, without `root_path`) and MCP
+requests are found wherever they are mounted: see `asgi_mcp_auth.policy.paths`.
+
 For every authenticated or public request it sets `scope[PRINCIPAL_KEY]`, `scope["user"]`,
 `scope["auth"]` and the principal ContextVar, and resets the ContextVar when the app returns or
-raises. A refused request gets an error response and the app is never called.
+raises. A refused request gets an error response and the app is never called. An `AuthError`
+that the app itself raises (`rbac.check(...)` in a route) gets the same response, as long as
+the app has not started its own.
 """
 
 from __future__ import annotations
@@ -21,27 +26,28 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.errors import AuthError, PayloadTooLarge
 from ..credentials.verifier import TokenVerifier
-from ..policy.mcp_methods import MethodPermissions
+from ..policy.mcp_headers import check_routing_headers
+from ..policy.mcp_methods import MethodPermissions, parse_messages
+from ..policy.paths import PathKind
 from ..policy.rbac import RBACPolicy
 from ..settings import AuthSettings
 from .audit import audit
 from .authenticator import AuthenticateCallable, Authenticator, Identity, RevocationCheck
+from .body import ClientDisconnected, drain, read_body, replay
 from .context import AUTHENTICATOR_KEY, PRINCIPAL_KEY, _principal
-from .fallback import set_default_authenticator
+from .fallback import register_authenticator
 from .responses import INTERNAL_ERROR_MESSAGE, error_response, internal_error_response, request_id_of
 from .users import reset_sdk_user, set_sdk_user
 
 __all__ = ["MCPAuthMiddleware"]
 
 logger = logging.getLogger("asgi_mcp_auth.middleware")
-LOG_UNEXPECTED = "Unexpected error while authenticating %s %s"
+LOG_UNEXPECTED = "Unexpected error while authenticating %s %r"  # %r: a path may hold CR/LF
 
 ERROR_ID_BODY_LIMIT = 65_536  # bytes read from a refused MCP request to echo its JSON-RPC id
 WS_POLICY_VIOLATION = 1008
-
-
-class _ClientDisconnected(Exception):
-    """The client went away before its whole body arrived: there is no one to answer."""
+_UNCLASSIFIED = PathKind(public=False, mcp=False)  # until classify() has answered
+_STARTS = frozenset({"http.response.start", "websocket.accept", "websocket.close"})
 
 
 class MCPAuthMiddleware:
@@ -77,41 +83,52 @@ class MCPAuthMiddleware:
             self.method_permissions = MethodPermissions.from_json(
                 self.settings.mcp_method_permissions if self.settings else None
             )
-        set_default_authenticator(authenticator)
+        register_authenticator(authenticator)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
         scope[AUTHENTICATOR_KEY] = self.authenticator
-        is_mcp = self.authenticator.classify(scope["path"]).mcp
+        kind = _UNCLASSIFIED
         body: bytes | None = None
         identity: Identity | None = None
         try:
+            kind = self.authenticator.classify(scope)
             # No `Headers` object up front: a request with a bearer header never needs one.
-            identity = await self.authenticator.authenticate(scope)
-            if identity is not None and is_mcp and scope["type"] == "http" and scope["method"] == "POST":
-                body = await _read_body(receive, self.max_body_bytes, Headers(scope=scope))
-                for permission in self.method_permissions.required_for_body(body):
-                    self.authenticator.rbac.check(identity.principal, permission)
-                receive = _replay(body, receive)
+            anonymous = kind.public or self.authenticator.is_cors_preflight(scope)
+            identity = None if anonymous else await self.authenticator.identify(scope)
+            if identity is not None and kind.mcp and scope["type"] == "http" and scope["method"] == "POST":
+                body = await read_body(receive, self.max_body_bytes, Headers(scope=scope))
+                self._check_mcp_body(identity, scope, body)
+                receive = replay(body, receive)
         except AuthError as error:
             audit(scope, error.status_code, identity.principal if identity else None, error.message)
-            await self._refuse(error, scope, receive, send, body, is_mcp, Headers(scope=scope))
+            await self._refuse(error, scope, receive, send, body, kind.mcp)
             return
-        except _ClientDisconnected:
+        except ClientDisconnected:
             return
         except Exception:
             # Logged with its traceback, answered without it: the app is not called.
             logger.exception(LOG_UNEXPECTED, scope.get("method", "WS"), scope["path"])
             audit(scope, 500, None, INTERNAL_ERROR_MESSAGE)
-            await self._internal_error(scope, receive, send, body, is_mcp, Headers(scope=scope))
+            await self._internal_error(scope, receive, send, body, kind.mcp)
             return
         if identity is not None:
             audit(scope, 200, identity.principal)
-        await self._call_app(identity, scope, receive, send)
+        await self._call_app(identity, kind, scope, receive, send)
 
-    async def _call_app(self, identity: Identity | None, scope: Scope, receive: Receive, send: Send) -> None:
+    def _check_mcp_body(self, identity: Identity, scope: Scope, body: bytes) -> None:
+        messages = parse_messages(body)
+        if messages is None:
+            return  # not JSON: the server answers its own parse error, nothing runs
+        check_routing_headers(scope["headers"], messages)
+        for permission in self.method_permissions.required_for_messages(messages):
+            self.authenticator.rbac.check(identity.principal, permission)
+
+    async def _call_app(
+        self, identity: Identity | None, kind: PathKind, scope: Scope, receive: Receive, send: Send
+    ) -> None:
         sdk_token = None
         if identity is None:
             scope[PRINCIPAL_KEY] = None
@@ -124,8 +141,23 @@ class MCPAuthMiddleware:
             scope["auth"] = identity.auth
             token = _principal.set(identity.principal)
             sdk_token = set_sdk_user(identity.user)
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if not started and message["type"] in _STARTS:
+                started = True
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, tracking_send)
+        except AuthError as error:
+            # `rbac.check(...)` in a route: the same answer the middleware gives, not a 500.
+            # Once the app has started its response there is no answer left to give.
+            if started:
+                raise
+            audit(scope, error.status_code, identity.principal if identity else None, error.message)
+            await self._refuse(error, scope, receive, send, None, kind.mcp, read_id=False)
         finally:
             reset_sdk_user(sdk_token)
             _principal.reset(token)
@@ -138,12 +170,17 @@ class MCPAuthMiddleware:
         send: Send,
         body: bytes | None,
         is_mcp: bool,
-        headers: Headers,
+        *,
+        read_id: bool = True,
     ) -> None:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION, "reason": error.message[:120]})
             return
-        request_id = await self._request_id(scope, receive, body, is_mcp, headers)
+        request_id = None
+        if isinstance(error, PayloadTooLarge):
+            await drain(receive)
+        elif read_id:
+            request_id = await self._request_id(scope, receive, body, is_mcp)
         response = error_response(
             error,
             jsonrpc=is_mcp,
@@ -154,56 +191,21 @@ class MCPAuthMiddleware:
         await response(scope, receive, send)
 
     async def _internal_error(
-        self, scope: Scope, receive: Receive, send: Send, body: bytes | None, is_mcp: bool, headers: Headers
+        self, scope: Scope, receive: Receive, send: Send, body: bytes | None, is_mcp: bool
     ) -> None:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1011})
             return
-        request_id = await self._request_id(scope, receive, body, is_mcp, headers)
+        request_id = await self._request_id(scope, receive, body, is_mcp)
         await internal_error_response(jsonrpc=is_mcp, request_id=request_id)(scope, receive, send)
 
     @staticmethod
-    async def _request_id(scope: Scope, receive: Receive, body: bytes | None, is_mcp: bool, headers: Headers) -> Any:
+    async def _request_id(scope: Scope, receive: Receive, body: bytes | None, is_mcp: bool) -> Any:
         if not is_mcp or scope.get("method") != "POST":
             return None
         if body is None:
             try:
-                body = await _read_body(receive, ERROR_ID_BODY_LIMIT, headers)
-            except (PayloadTooLarge, _ClientDisconnected, OSError):
+                body = await read_body(receive, ERROR_ID_BODY_LIMIT, Headers(scope=scope))
+            except (PayloadTooLarge, ClientDisconnected, OSError):
                 return None
         return request_id_of(body[:ERROR_ID_BODY_LIMIT])
-
-
-async def _read_body(receive: Receive, limit: int, headers: Headers) -> bytes:
-    """Read the whole request body, refusing (413) one longer than `limit` bytes."""
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge()
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientDisconnected()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge()
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that yields `body` once, byte for byte, then defers to the real one."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay

@@ -90,7 +90,7 @@ def error_response(
         content = {
             "jsonrpc": "2.0",
             "id": request_id,
-            "error": {"code": JSONRPC_AUTH_ERROR, "message": error.message},
+            "error": {"code": error.jsonrpc_code, "message": error.message},
         }
     else:
         content = {"detail": error.message}

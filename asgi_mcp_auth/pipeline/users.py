@@ -43,6 +43,14 @@ def make_user(principal: Principal, token: str | None) -> BaseUser:
 
 if HAS_MCP:
 
+    class RedactedAccessToken(_AccessToken):
+        """The SDK's `AccessToken` whose `repr()` and `str()` never show the bearer token
+        (a log line or a traceback's locals would otherwise carry a working credential)."""
+
+        def __repr_args__(self) -> Any:
+            for name, value in super().__repr_args__():
+                yield (name, f"<{len(value)} chars>" if name == "token" and isinstance(value, str) else value)
+
     class MCPPrincipalUser(PrincipalUserMixin, _AuthenticatedUser):
         """The SDK's `AuthenticatedUser`, carrying our `Principal` as `.principal`.
 
@@ -71,7 +79,7 @@ if HAS_MCP:
             claims: dict[str, Any] = dict(principal.claims)
             if principal.issuer is not None:
                 claims.setdefault("iss", principal.issuer)
-            return _AccessToken(
+            return RedactedAccessToken(
                 token=self._token,
                 client_id=self.username,
                 scopes=sorted(principal.scopes),

@@ -22,6 +22,7 @@ from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from ..core.errors import ConfigurationError
+from .paths import route_path, strip_root_path
 
 __all__ = ["SAFE_METHODS", "BrowserPolicy", "BrowserVerdict", "Origin", "parse_origin"]
 
@@ -186,10 +187,12 @@ class BrowserPolicy:
         return mode == "navigate" and dest == "document"
 
     def _is_allowlisted_target(self, scope: Scope) -> bool:
-        # The decoded path is what the router sees; the raw one shows what was encoded.
-        if not self.is_allowlisted_path(scope["path"]):
+        # The route path (decoded, without `root_path`) is what the router sees; the raw one
+        # shows what was encoded.
+        if not self.is_allowlisted_path(route_path(scope)):
             return False
         raw_path = scope.get("raw_path")
         if raw_path is None:
             return True
-        return self.is_allowlisted_path(raw_path.decode("latin-1").split("?", 1)[0])
+        raw = raw_path.decode("latin-1").split("?", 1)[0]
+        return self.is_allowlisted_path(strip_root_path(raw, scope.get("root_path") or ""))

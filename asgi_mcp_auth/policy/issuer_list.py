@@ -11,6 +11,7 @@ import json
 
 from ..core.algorithms import PUBLIC_KEY_ALGORITHMS
 from ..core.errors import ConfigurationError
+from .urls import is_trusted_url
 
 __all__ = ["IssuerConfig", "parse_issuers"]
 
@@ -58,8 +59,8 @@ def parse_issuers(value: str | None) -> tuple[IssuerConfig, ...]:
         jwks_url, public_key = entry.get("jwks_url"), entry.get("public_key")
         if (jwks_url is None) == (public_key is None):
             raise ConfigurationError(f"{where}: set exactly one of jwks_url and public_key")
-        if jwks_url is not None and (not isinstance(jwks_url, str) or not jwks_url.startswith(("https://", "http://"))):
-            raise ConfigurationError(f"{where}: jwks_url must be an http(s) URL")
+        if jwks_url is not None and not is_trusted_url(jwks_url):
+            raise ConfigurationError(f"{where}: jwks_url must be an https URL (plain http only for a loopback address)")
         if public_key is not None and not isinstance(public_key, str):
             raise ConfigurationError(f"{where}: public_key must be PEM text")
         if any(item.issuer == issuer for item in result):

@@ -16,7 +16,7 @@ from typing import Literal
 from starlette.datastructures import Headers
 from starlette.types import Scope
 
-from ..core.errors import AuthenticationError, CrossSiteRequest, InvalidRequest
+from ..core.errors import AuthenticationError, CrossSiteRequest, InvalidRequest, UnsupportedScheme
 from ..core.principal import TokenSource
 from .browser import SAFE_METHODS, BrowserPolicy, BrowserVerdict
 
@@ -112,8 +112,12 @@ class PrecedencePolicy:
 
     def _bearer_token(self, value: str) -> str:
         parts = value.split()
+        # No credential for this resource (RFC 6750 §3.1: a plain challenge, so an MCP client
+        # starts OAuth discovery): an empty header, another scheme, or `Bearer` with no token.
         if not parts or parts[0].lower() != "bearer":
-            raise InvalidRequest("Only the Bearer scheme is supported")
+            raise UnsupportedScheme()
+        if len(parts) == 1:
+            raise UnsupportedScheme("Bearer token missing")
         if len(parts) != 2:
             raise InvalidRequest("Expected exactly one bearer token")
         return self._checked(parts[1])

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from apps import RecordingApp, client
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from tokens import AUDIENCE, ec_key, public_pem, rsa_key, token
+from tokens import AUDIENCE, SECRET, ec_key, public_pem, rsa_key, token
 
 from asgi_mcp_auth import AuthSettings, ConfigurationError, MCPAuthMiddleware
 from asgi_mcp_auth.credentials.issuers import IssuerRouter, unverified_issuer
@@ -109,7 +109,7 @@ def test_a_malformed_issuers_list_fails_at_start_up_naming_the_entry(value: str,
 
 def test_issuers_beside_a_primary_key_need_its_issuer_named() -> None:
     with pytest.raises(ConfigurationError, match="JWT_ISSUER is required"):
-        AuthSettings(jwt_secret="s" * 64, jwt_audience=AUDIENCE, issuers=issuers_json())
+        AuthSettings(jwt_secret=SECRET, jwt_audience=AUDIENCE, issuers=issuers_json())
 
 
 @pytest.mark.parametrize(

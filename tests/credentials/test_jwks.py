@@ -36,9 +36,9 @@ from asgi_mcp_auth import (
     JWTVerifier,
     MCPAuthMiddleware,
     TokenSource,
-    get_authenticator,
 )
 from asgi_mcp_auth.credentials.jwks import JWKSClient, JWKSError
+from asgi_mcp_auth.pipeline.authenticator import Authenticator
 
 pytestmark = pytest.mark.anyio
 
@@ -537,16 +537,19 @@ async def test_key_urls_in_a_token_header_are_never_fetched(idp: IdentityProvide
 
 
 def test_prefetch_from_the_lifespan_loads_the_keys_before_the_first_request(idp: IdentityProvider) -> None:
+    # The README's pattern: build the authenticator, hand it to the middleware, keep it.
+    authenticator = Authenticator.from_settings(jwks_settings(idp.url + "/jwks"))
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await get_authenticator().prefetch()
+        await authenticator.prefetch()
         yield
 
     async def whoami(request: Request) -> JSONResponse:
         return JSONResponse({"sub": request.user.identity})
 
     app = Starlette(routes=[Route("/whoami", whoami)], lifespan=lifespan)
-    app.add_middleware(MCPAuthMiddleware, settings=jwks_settings(idp.url + "/jwks"))
+    app.add_middleware(MCPAuthMiddleware, authenticator=authenticator)
     with LiveServer(app) as base_url:
         fetched_at_startup = idp.requests
         response = httpx.get(base_url + "/whoami", headers={"Authorization": f"Bearer {signed(ec_key(), 'ec-1')}"})

@@ -182,10 +182,20 @@ async def test_revocation_check_answering_anything_but_false_refuses() -> None:
     assert response.status_code == 401
 
 
-async def test_get_authenticator_returns_the_middlewares_own_instance() -> None:
-    middleware = protect(RecordingApp())
+async def test_get_authenticator_returns_the_middlewares_own_instance_for_a_request_it_saw() -> None:
+    seen: list[object] = []
 
-    assert get_authenticator() is middleware.authenticator
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(get_authenticator(scope))
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    middleware = protect(app)
+    protect(RecordingApp())  # another one: it changes nothing for a request the first one saw
+    async with client(middleware) as http:
+        await http.get("/health")
+
+    assert seen == [middleware.authenticator]
 
 
 async def _never(conn: HTTPConnection) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,7 +54,9 @@ async def test_seed_000_header_identity_wins_in_middleware_scope_contextvar_and_
     assert response.json()["token_source"] == "header"
 
     # A scope the middleware never saw, as a stateful session's fallback would meet it.
-    fallback = await resolve_principal(HTTPConnection(raw_scope("POST", "/mcp/", SEED_000_HEADERS)))
+    fallback = await resolve_principal(
+        HTTPConnection(raw_scope("POST", "/mcp/", SEED_000_HEADERS)), authenticator=middleware.authenticator
+    )
     assert fallback is not None
     assert fallback.subject == "alice"
     assert fallback.token_source.value == "header"
@@ -61,28 +67,28 @@ async def test_seed_000_invalid_header_never_falls_back_to_a_valid_cookie() -> N
         (name, f"Bearer {ALICE[:-3]}xyz" if name == "Authorization" else value) for name, value in SEED_000_HEADERS
     ]
     app = RecordingApp()
-    async with client(protect(app)) as http:
+    middleware = protect(app)
+    async with client(middleware) as http:
         response = await http.get("/tools", headers=headers)
 
     assert response.status_code == 401
     assert app.calls == 0
     with pytest.raises(AuthError):
-        await resolve_principal(raw_scope("GET", "/tools", headers))
+        await resolve_principal(raw_scope("GET", "/tools", headers), authenticator=middleware.authenticator)
 
 
 async def test_resolve_principal_returns_the_principal_the_middleware_stored() -> None:
     stored = Principal(subject="carol")
     scope = raw_scope(headers=[("Authorization", f"Bearer {ALICE}")])
     scope[PRINCIPAL_KEY] = stored
-    protect(RecordingApp())
 
     assert await resolve_principal(scope) is stored
 
 
 async def test_resolve_principal_on_a_public_path_is_anonymous() -> None:
-    protect(RecordingApp())
+    middleware = protect(RecordingApp())
 
-    assert await resolve_principal(raw_scope(path="/health")) is None
+    assert await resolve_principal(raw_scope(path="/health"), authenticator=middleware.authenticator) is None
 
 
 async def test_principal_from_reads_the_scope_of_that_request() -> None:
@@ -109,12 +115,61 @@ async def test_fallback_uses_the_authenticator_of_the_middleware_that_served_the
         await send({"type": "http.response.body", "body": b""})
 
     first = protect(app)
-    second = protect(RecordingApp())  # built later: it becomes the process default
+    second = protect(RecordingApp())  # built later: that makes it nothing special
     async with client(first) as http:
         await http.get("/health")
 
     assert recorded == [first.authenticator]
-    assert get_authenticator() is second.authenticator
+    assert second.authenticator is not first.authenticator
+
+
+@pytest.mark.parametrize("order", [("first", "second"), ("second", "first")])
+async def test_fallback_never_picks_the_last_built_middleware_for_a_request_none_saw_regression(
+    order: tuple[str, str],
+) -> None:
+    middlewares = {"first": protect(RecordingApp()), "second": protect(RecordingApp())}
+    for name in order:  # earlier requests, in either order, must not change the answer
+        async with client(middlewares[name]) as http:
+            await http.get("/tools", headers={"Authorization": f"Bearer {ALICE}"})
+    unseen = raw_scope("GET", "/tools", [("Authorization", f"Bearer {BOB}")])
+
+    with pytest.raises(RuntimeError, match=r"authenticator=") as raised:
+        await resolve_principal(unseen)
+    with pytest.raises(RuntimeError, match=r"authenticator="):
+        get_authenticator(unseen)
+
+    assert "went through the middleware" in str(raised.value)
+    chosen = await resolve_principal(unseen, authenticator=middlewares["second"].authenticator)
+    assert chosen is not None
+    assert chosen.subject == "bob"
+
+
+def test_fallback_with_exactly_one_authenticator_in_the_process_uses_it() -> None:
+    # A fresh interpreter: this test process holds many authenticators from other tests.
+    program = """
+import asyncio
+from apps import RecordingApp, protect, raw_scope
+from tokens import token
+from asgi_mcp_auth import get_authenticator, resolve_principal
+
+middleware = protect(RecordingApp())
+scope = raw_scope("GET", "/tools", [("Authorization", "Bearer " + token("alice"))])
+assert get_authenticator() is middleware.authenticator
+principal = asyncio.run(resolve_principal(scope))
+print(principal.subject)
+"""
+    tests = Path(__file__).resolve().parents[1]
+    result = subprocess.run(  # noqa: S603 - our own interpreter and program
+        [sys.executable, "-c", program],
+        cwd=tests,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), str(tests.parent)])},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "alice"
 
 
 HEADER_CHOICES = [
@@ -196,7 +251,9 @@ async def test_middleware_and_fallback_always_agree(
     middleware_outcome = seen[0] if seen else (status, None, None)
 
     try:
-        fallback_outcome = _outcome_of(await resolve_principal(raw_scope(method, path, headers)))
+        fallback_outcome = _outcome_of(
+            await resolve_principal(raw_scope(method, path, headers), authenticator=middleware.authenticator)
+        )
     except AuthError as error:
         fallback_outcome = (error.status_code, None, None)
 

@@ -67,9 +67,16 @@ async def test_resource_metadata_url_is_advertised_in_every_401_challenge() -> N
     ("headers", "status", "challenge"),
     [
         ({"Authorization": "Bearer not.a.jwt"}, 401, 'Bearer error="invalid_token"'),
-        ({"Authorization": "Basic YWxpY2U6cHc="}, 400, 'Bearer error="invalid_request"'),
-        ({"Authorization": "Bearer"}, 400, 'Bearer error="invalid_request"'),
+        # No credential for this resource: the plain challenge, so MCP clients start OAuth discovery.
+        ({}, 401, "Bearer"),
+        ({"Authorization": "Basic YWxpY2U6cHc="}, 401, "Bearer"),
+        ({"Authorization": "Digest username=alice"}, 401, "Bearer"),
+        ({"Authorization": "Bearer"}, 401, "Bearer"),
+        ({"Authorization": "Bearer   "}, 401, "Bearer"),
+        ({"Authorization": ""}, 401, "Bearer"),
+        # Ambiguous or malformed: still a bad request.
         ({"Authorization": "Bearer a.b.c d.e.f"}, 400, 'Bearer error="invalid_request"'),
+        ({"Authorization": "Bearer a.b.c;x"}, 400, 'Bearer error="invalid_request"'),
     ],
 )
 async def test_bad_credentials_are_refused_with_the_status_of_their_error_type(
@@ -80,7 +87,10 @@ async def test_bad_credentials_are_refused_with_the_status_of_their_error_type(
         response = await http.get("/tools", headers=headers)
 
     assert response.status_code == status
-    assert response.headers["www-authenticate"].startswith(challenge)
+    if challenge == "Bearer":
+        assert response.headers["www-authenticate"] == "Bearer"  # RFC 6750 §3.1: no error=
+    else:
+        assert response.headers["www-authenticate"].startswith(challenge)
     assert app.calls == 0
 
 

@@ -353,7 +353,9 @@ async def test_method_map_is_configured_from_the_environment(monkeypatch: pytest
         ({"tools/call": "tools.run:{name}"}, {"roles": ["developer"]}, 403),
         ({"tools/call": "tools.read"}, {"roles": ["viewer"]}, 200),
         (MethodPermissions({"tools/call": "gateways.update"}, include_defaults=False), {"roles": ["admin"]}, 200),
-        (MethodPermissions({"tools/list": "tools.read"}, include_defaults=False), {"roles": []}, 200),
+        # Without the defaults, tools/call is unmapped: deny by default.
+        (MethodPermissions({"tools/list": "tools.read"}, include_defaults=False), {"roles": []}, 403),
+        (MethodPermissions({"tools/call": None}, include_defaults=False), {"roles": []}, 200),
     ],
 )
 async def test_method_map_is_configured_by_the_middleware_keyword(option: Any, claims: Claims, status: int) -> None:

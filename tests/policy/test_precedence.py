@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from asgi_mcp_auth import AuthenticationError, BrowserPolicy, CrossSiteRequest, InvalidRequest, PrecedencePolicy
+from asgi_mcp_auth import (
+    AuthenticationError,
+    BrowserPolicy,
+    CrossSiteRequest,
+    InvalidRequest,
+    PrecedencePolicy,
+    UnsupportedScheme,
+)
 from asgi_mcp_auth.core.principal import TokenSource
 
 ORIGIN = "https://gw.example.com"
@@ -57,10 +64,6 @@ def test_header_first_selects_the_header_else_a_browser_cookie(
 @pytest.mark.parametrize(
     "headers",
     [
-        [("authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l")],
-        [("authorization", "Bearer")],
-        [("authorization", "Bearer ")],
-        [("authorization", "")],
         [("authorization", "Bearer a.b.c d.e.f")],
         [("authorization", "Bearer a.b.c,Bearer d.e.f")],
         [("authorization", "Bearer a.b.c"), ("authorization", "Bearer a.b.c")],
@@ -74,6 +77,17 @@ def test_header_first_selects_the_header_else_a_browser_cookie(
 def test_ambiguous_or_malformed_credentials_are_invalid_requests(headers: list[tuple[str, str]]) -> None:
     with pytest.raises(InvalidRequest):
         policy().select(scope(headers))
+
+
+@pytest.mark.parametrize(
+    "value", ["Basic YWxhZGRpbjpvcGVuc2VzYW1l", "Token a.b.c", "a.b.c", "Bearer", "Bearer ", "", "   "]
+)
+def test_another_scheme_or_no_token_is_no_credential_with_a_plain_challenge(value: str) -> None:
+    with pytest.raises(UnsupportedScheme) as refused:
+        policy().select(scope([("authorization", value)]))
+
+    assert refused.value.status_code == 401
+    assert refused.value.error_code is None
 
 
 def test_header_only_never_reads_the_cookie() -> None:
