@@ -5,7 +5,7 @@ can be run only once)::
 
     mcp = build_mcp_server()                 # stateful; stateless=True or EXAMPLE_MCP_STATELESS=1
     app = FastAPI(lifespan=lambda app: mcp_lifespan(mcp))
-    mount_mcp(app, mcp)                      # endpoint: /mcp/  (POST /mcp gets a 307 to /mcp/)
+    mount_mcp(app, mcp)                      # endpoint: /mcp (and /mcp/), no redirect
     app.add_middleware(MCPAuthMiddleware, ...)
 
 How a tool handler reads its caller (three views of ONE identity, all per request):
@@ -44,6 +44,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import InputRequiredResult
 from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.routing import Route
 
 from asgi_mcp_auth import current_principal, principal_from
 
@@ -183,12 +184,17 @@ def build_mcp_server(*, stateless: bool | None = None, allowed_hosts: list[str] 
 
 
 def mount_mcp(app: Starlette, mcp: ExampleMCPServer, path: str = "/mcp") -> None:
-    """Mount the streamable HTTP app at `path`: the endpoint is `path + "/"`.
+    """Serve the streamable HTTP endpoint at exactly `path`, the URL the RFC 9728 metadata
+    advertises as the resource, and at `path + "/"`: no 307 from one to the other (a redirect
+    would be built from the `Host` header, and some clients drop the `Authorization` header or
+    the POST body when they follow it).
 
-    A mounted app's own lifespan is NOT run by Starlette; enter `mcp_lifespan(mcp)` from the
-    parent app's lifespan. (FastAPI is a Starlette subclass, so this works for both.)
+    The routes call the SDK's endpoint app directly (the one route of `mcp.asgi_app`), so its
+    lifespan is not run by Starlette: enter `mcp_lifespan(mcp)` from the parent app's lifespan.
     """
-    app.mount(path, mcp.asgi_app)
+    endpoint = next(route.app for route in mcp.asgi_app.routes if isinstance(route, Route) and route.path == "/")
+    for served in (path, path + "/"):
+        app.router.routes.append(Route(served, endpoint, methods=["GET", "POST", "DELETE"], include_in_schema=False))
 
 
 @contextlib.asynccontextmanager
