@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint fuzz bench soak dist clean
+.PHONY: demo test lint fuzz bench bench-replicas soak dist clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ fuzz: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/bench_overhead.py
+
+bench-replicas: $(VENV)/.dev
+	$(BIN)/python bench/bench_replicas.py
 
 soak: $(VENV)/.dev
 	$(BIN)/python bench/soak.py

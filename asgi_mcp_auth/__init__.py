@@ -18,11 +18,13 @@ from .core.errors import (
     HeaderMismatch,
     InvalidRequest,
     PermissionDenied,
+    ServiceUnavailable,
     UnsupportedScheme,
 )
 from .core.principal import AuthResult, Principal, TokenSource
 from .credentials.jwks import JWKSClient, JWKSError
 from .credentials.jwt import JWTVerifier
+from .credentials.revocation import InMemoryRevocationStore, Revocation, RevocationStore
 from .credentials.verifier import TokenVerifier
 from .integrations.starlette import requires_permission
 from .pipeline.authenticator import Authenticator, Identity
@@ -49,6 +51,7 @@ __all__ = [
     "CrossSiteRequest",
     "Identity",
     "HeaderMismatch",
+    "InMemoryRevocationStore",
     "InvalidRequest",
     "JWKSClient",
     "JWKSError",
@@ -59,6 +62,9 @@ __all__ = [
     "PrecedencePolicy",
     "Principal",
     "RBACPolicy",
+    "Revocation",
+    "RevocationStore",
+    "ServiceUnavailable",
     "TokenSource",
     "TokenVerifier",
     "UnsupportedScheme",

@@ -96,6 +96,14 @@ class AuthSettings(BaseSettings):
     scope_permissions: str | None = None  # JSON object: OAuth scope -> [permissions it grants]
     challenge_scopes: CommaList | None = None  # the 401's scope=; default: the read-only mapped scopes
 
+    # Revocation shared by replicas (Redis; the `redis` extra). Unset: revocations stay in this process.
+    revocation_redis_url: SecretStr | None = None  # redis://[:password@]host:port/db; may hold a password
+    revocation_failure: Literal["closed", "open"] = "closed"  # when the shared state cannot be vouched for
+    revocation_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    revocation_connect_timeout_seconds: float = Field(default=1.0, gt=0, le=60)
+    revocation_command_timeout_seconds: float = Field(default=0.5, gt=0, le=60)
+    revocation_key_prefix: str = Field(default="asgi-mcp-auth:revocation", min_length=1, max_length=200)
+
     def __init__(self, **values: Any) -> None:
         refuse_unknown_variables(os.environ, type(self))
         try:
@@ -216,6 +224,14 @@ class AuthSettings(BaseSettings):
             RBACPolicy.from_source(self.rbac_policy)
         self.scope_grants()
         MethodPermissions.from_json(self.mcp_method_permissions)
+
+    @model_validator(mode="after")
+    def _validate_revocation(self) -> AuthSettings:
+        url = self.revocation_redis_url
+        if url is not None and not url.get_secret_value().startswith(("redis://", "rediss://", "unix://")):
+            # Never echo the URL: it may carry the Redis password.
+            raise ConfigurationError(f"{ENV_PREFIX}REVOCATION_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        return self
 
     def public_key_pem(self) -> str | None:
         """The PEM text of `JWT_PUBLIC_KEY`, read from a file when the value is a path."""

@@ -21,6 +21,8 @@
    next to the SDK stack and `jwt.decode` alone (`bench/case_algorithms.py`).
 5. The MCP POST path: the method check per JSON-RPC body shape (small, 100 KB flat, 100 KB
    nested), next to a GET and to `pydantic_core.from_json` of the same body (`bench/case_mcp_bodies.py`).
+6. The warm path with the in-process and the Redis revocation store (`bench/case_revocation.py`;
+   starts its own redis-server).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from case_end_to_end import end_to_end_section, serve  # noqa: E402
 from case_mcp_bodies import mcp_bodies_section  # noqa: E402
 from case_memory import memory_run, memory_section  # noqa: E402
 from case_overhead import overhead_section  # noqa: E402
+from case_revocation import revocation_section  # noqa: E402
 from harness import machine  # noqa: E402
 
 
@@ -47,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="fewer iterations and a smaller memory run")
     parser.add_argument("--skip-algorithms", action="store_true", help="skip the per-algorithm runs")
     parser.add_argument("--skip-mcp", action="store_true", help="skip the MCP body runs")
+    parser.add_argument("--skip-revocation", action="store_true", help="skip the revocation-store runs")
     parser.add_argument("--skip-e2e", action="store_true", help="skip the uvicorn runs")
     parser.add_argument("--skip-memory", action="store_true", help="skip the many-tokens memory run")
     parser.add_argument("--serve", choices=["with", "without"], help=argparse.SUPPRESS)
@@ -68,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         asyncio.run(algorithms_section(args.quick))
     if not args.skip_mcp:
         asyncio.run(mcp_bodies_section(args.quick))
+    if not args.skip_revocation:
+        asyncio.run(revocation_section(args.quick))
     if not args.skip_e2e:
         end_to_end_section(args.quick)
     if not args.skip_memory:

@@ -6,7 +6,7 @@ import os
 
 from hypothesis import HealthCheck, settings
 
-pytest_plugins = ["browser_support"]
+pytest_plugins = ["browser_support", "redis_support"]
 
 # `make test` runs the small default profile; `make fuzz` the long one (HYPOTHESIS_PROFILE=fuzz).
 settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])

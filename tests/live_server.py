@@ -6,6 +6,7 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Literal
 
@@ -25,15 +26,18 @@ class LiveServer:
     handed to uvicorn, so the port is known up front and there is no race for
     it; several servers can run at once.  ``__enter__`` returns only once the
     lifespan startup has completed and the socket accepts connections, and
-    re-raises any error raised while starting.  ``__exit__`` sets
+    re-raises any error raised while starting.  An app that must know its own URL (an OAuth
+    resource naming itself) comes from ``LiveServer(factory=lambda base_url: app)``, called once
+    the port is bound and before uvicorn starts.  ``__exit__`` sets
     ``should_exit``, joins the thread (forcing exit after *shutdown_timeout*)
     and re-raises errors from the server thread.
     """
 
     def __init__(
         self,
-        app: ASGIApp,
+        app: ASGIApp | None = None,
         *,
+        factory: Callable[[str], ASGIApp] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         lifespan: Literal["on", "off", "auto"] = "on",
@@ -41,7 +45,10 @@ class LiveServer:
         shutdown_timeout: float = 10.0,
         **config_kwargs: Any,
     ) -> None:
+        if (app is None) == (factory is None):
+            raise TypeError("LiveServer needs exactly one of app and factory")
         self.app = app
+        self.factory = factory
         self.host = host
         self.requested_port = port
         self.lifespan = lifespan
@@ -86,6 +93,13 @@ class LiveServer:
             "timeout_graceful_shutdown": 3,
         }
         options.update(self.config_kwargs)
+        if self.factory is not None:
+            try:
+                self.app = self.factory(self.base_url)
+            except BaseException:
+                sock.close()
+                raise
+        assert self.app is not None  # exactly one of app and factory, checked in __init__
         config = uvicorn.Config(self.app, host=self.host, port=self.port, lifespan=self.lifespan, **options)
         server = uvicorn.Server(config)
         self.server = server

@@ -124,9 +124,9 @@ def test_admin_signs_in_and_fetches_tools_from_the_admin_page(page: Page, gatewa
     page.locator('tr[data-gateway="local"]').get_by_role("button", name="Fetch Tools").click()
 
     result = page.locator("#result-local")
-    expect(result).to_contain_text("Fetched 2 tools from local as admin.")
-    expect(result.locator("li code")).to_have_text(["whoami", "echo"])
-    expect(page.locator("#tools-local")).to_have_text("2 (by admin)")
+    expect(result).to_contain_text("Fetched 3 tools from local as admin.")
+    expect(result.locator("li code")).to_have_text(["whoami", "echo", "echo_later"])
+    expect(page.locator("#tools-local")).to_have_text("3 (by admin)")
     snap(page, "e2e_admin_fetch_tools")
     [fetch] = gateway.recorder.seen("POST", "/oauth/fetch-tools/local")
     assert (fetch.status, fetch.fetch_site, fetch.referer) == (200, "same-origin", f"{gateway.url}/admin")

@@ -302,8 +302,8 @@ def test_fetch_tools_from_the_oauth_callback_page_with_the_cookie_succeeds(http:
     body = response.json()
     assert body["gateway_id"] == "local"
     assert body["fetched_by"] == "admin"
-    assert [tool["name"] for tool in body["tools"]] == ["whoami", "echo"]  # the real MCP server's tools
-    assert [(fetch.subject, fetch.tool_count) for fetch in registry(app).fetches()] == [("admin", 2)]
+    assert [tool["name"] for tool in body["tools"]] == ["whoami", "echo", "echo_later"]  # the real MCP server's tools
+    assert [(fetch.subject, fetch.tool_count) for fetch in registry(app).fetches()] == [("admin", 3)]
 
 
 def test_fetch_tools_needs_gateways_update(http: TestClient, app: FastAPI) -> None:
@@ -381,7 +381,8 @@ def test_a_malformed_dev_user_is_refused_without_echoing_the_password(value: str
 def test_demo_generates_a_key_and_prints_a_login_address_and_a_working_curl_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    for name in (*demo.KEY_VARIABLES, "MCP_AUTH_JWT_AUDIENCE", "EXAMPLE_DEV_USERS", demo.PORT_ENV):
+    demo_sets = ("MCP_AUTH_JWT_AUDIENCE", "MCP_AUTH_SCOPE_PERMISSIONS", "EXAMPLE_DEV_USERS", demo.PORT_ENV)
+    for name in (*demo.KEY_VARIABLES, *demo_sets):
         monkeypatch.setenv(name, "")  # recorded, so whatever the demo sets is undone
         monkeypatch.delenv(name)
     served: dict[str, Any] = {}
@@ -399,3 +400,32 @@ def test_demo_generates_a_key_and_prints_a_login_address_and_a_working_curl_line
     assert response.status_code == 200
     assert response.json()["sub"] == "admin"
     assert served["app"].state.settings.jwt_audience == "http://127.0.0.1:8000/mcp"
+
+
+@pytest.mark.parametrize("token_format", ["jwt", "opaque"])
+def test_demo_prints_how_to_connect_an_mcp_client_and_configures_its_authorization_server(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], token_format: str
+) -> None:
+    names = ("SCOPE_PERMISSIONS", "INTROSPECTION_URL", "INTROSPECTION_CLIENT_ID", "INTROSPECTION_CLIENT_SECRET")
+    for name in (*demo.KEY_VARIABLES, *(f"MCP_AUTH_{item}" for item in names), "MCP_AUTH_JWT_AUDIENCE", demo.PORT_ENV):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("EXAMPLE_TOKEN_FORMAT", token_format)
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.update(app=app, **options))
+
+    demo.main()
+
+    printed = capsys.readouterr().out
+    assert "MCP:      http://127.0.0.1:8000/mcp " in printed
+    assert "http://127.0.0.1:8000/oauth/authorize to sign in" in printed
+    settings = served["app"].state.settings
+    assert set(settings.scope_grants()) == {"mcp:read", "mcp:tools", "gateways:admin"}
+    expected_introspection = "http://127.0.0.1:8000/oauth/introspect" if token_format == "opaque" else None
+    assert settings.introspection_url == expected_introspection
+    with TestClient(served["app"], base_url="http://127.0.0.1:8000") as http:
+        metadata = http.get("/.well-known/oauth-authorization-server").json()
+        challenge = http.post("/mcp", json=INITIALIZE, headers=MCP_HEADERS).headers["www-authenticate"]
+    assert metadata["issuer"] == "http://127.0.0.1:8000"
+    assert ("introspection_endpoint" in metadata) is (token_format == "opaque")
+    assert 'scope="mcp:read"' in challenge

@@ -23,6 +23,7 @@ from ..core.principal import AuthResult, Principal, TokenSource
 from ..credentials.cache import TokenCache
 from ..credentials.issuers import IssuerRouter, verifier_from_settings
 from ..credentials.jwks import JWKSClient
+from ..credentials.revocation import RevocationKey, RevocationStore, revocation_key, store_from_settings
 from ..credentials.verifier import TokenVerifier
 from ..policy.browser import BrowserPolicy
 from ..policy.paths import PathKind, PathRules
@@ -30,6 +31,7 @@ from ..policy.precedence import Credential, PrecedencePolicy
 from ..policy.rbac import RBACPolicy
 from ..settings import AuthSettings
 from .context import PRINCIPAL_KEY
+from .revoking import RevocationLifecycle
 from .users import make_user
 
 __all__ = ["AuthenticateCallable", "Authenticator", "Identity", "PathKind", "RevocationCheck"]
@@ -53,6 +55,7 @@ class Identity:
     user: BaseUser
     auth: AuthCredentials
     token: str | None
+    revocation_key: RevocationKey
 
     def __repr__(self) -> str:
         # The bearer token never appears in a repr, a log line or a traceback's locals.
@@ -68,7 +71,7 @@ def _public_error(value: object) -> str | None:
     return _CONTROL.sub(" ", value.strip())[:_MAX_ERROR_CHARS]
 
 
-class Authenticator:
+class Authenticator(RevocationLifecycle):
     """Decides the identity of a request. Build once (at start-up); `authenticate` only reads,
     apart from the verified-token cache."""
 
@@ -84,6 +87,7 @@ class Authenticator:
         cache_size: int = 10_000,
         cache_ttl: float = 300.0,
         is_revoked: RevocationCheck | None = None,
+        revocation: RevocationStore | None = None,
         settings: AuthSettings | None = None,
     ) -> None:
         if (verifier is None) == (authenticate is None):
@@ -94,6 +98,7 @@ class Authenticator:
         self.rbac = rbac or RBACPolicy()
         self.paths = PathRules(public_paths=public_paths, mcp_paths=mcp_paths)
         self.is_revoked = is_revoked
+        self.revocation = revocation if revocation is not None else store_from_settings(settings)
         self.settings = settings
         self.cache: TokenCache[tuple[TokenSource, str], Identity] = TokenCache(maxsize=cache_size, ttl=cache_ttl)
         for jwks in self._jwks_clients():
@@ -109,6 +114,7 @@ class Authenticator:
         authenticate: AuthenticateCallable | None = None,
         rbac: RBACPolicy | None = None,
         is_revoked: RevocationCheck | None = None,
+        revocation: RevocationStore | None = None,
     ) -> Authenticator:
         rbac = rbac or RBACPolicy.from_settings(settings)
         if verifier is None and authenticate is None:
@@ -135,6 +141,7 @@ class Authenticator:
             cache_size=settings.token_cache_size,
             cache_ttl=settings.token_cache_ttl_seconds,
             is_revoked=is_revoked,
+            revocation=revocation,
             settings=settings,
         )
 
@@ -177,6 +184,7 @@ class Authenticator:
                 raise CredentialsMissing()
             cached = self.cache.get(key)
             identity = cached if cached is not None else await self._verified(key)
+        await self._check_revocation(identity.revocation_key)
         if self.is_revoked is not None:
             revoked = self.is_revoked(identity.principal)
             if inspect.isawaitable(revoked):
@@ -212,10 +220,11 @@ class Authenticator:
 
     async def aclose(self) -> None:
         """Release the verifier's network clients (introspection keeps one HTTP client for its
-        lifetime). Call it from the application's lifespan shutdown; a no-op for other verifiers."""
+        lifetime) and stop the revocation store's background work. Call it from the lifespan shutdown."""
         close = getattr(self.verifier, "aclose", None)
         if close is not None:
             await close()
+        await self.revocation.aclose()
 
     def _jwks_clients(self) -> list[JWKSClient]:
         verifiers = list(self.verifier.members()) if isinstance(self.verifier, IssuerRouter) else [self.verifier]
@@ -259,4 +268,5 @@ class Authenticator:
             # "authenticated" first: Starlette's own convention, so `@requires("authenticated")` works.
             auth=AuthCredentials(["authenticated", *sorted(principal.permissions)]),
             token=credential.token if credential else None,
+            revocation_key=revocation_key(principal, credential.token if credential else None),
         )

@@ -25,6 +25,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.errors import AuthError, PayloadTooLarge
+from ..credentials.revocation import RevocationStore
 from ..credentials.verifier import TokenVerifier
 from ..policy.jsonrpc import UnreadableBody, parse_messages
 from ..policy.mcp_headers import check_routing_headers
@@ -64,13 +65,19 @@ class MCPAuthMiddleware:
         verifier: TokenVerifier | None = None,
         rbac: RBACPolicy | None = None,
         is_revoked: RevocationCheck | None = None,
+        revocation: RevocationStore | None = None,
         method_permissions: Mapping[str, str | None] | MethodPermissions | None = None,
     ) -> None:
         self.app = app
         if authenticator is None:
             settings = settings if settings is not None else AuthSettings()
             authenticator = Authenticator.from_settings(
-                settings, verifier=verifier, authenticate=authenticate, rbac=rbac, is_revoked=is_revoked
+                settings,
+                verifier=verifier,
+                authenticate=authenticate,
+                rbac=rbac,
+                is_revoked=is_revoked,
+                revocation=revocation,
             )
         self.authenticator = authenticator
         self.settings = authenticator.settings or settings

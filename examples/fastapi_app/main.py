@@ -1,15 +1,17 @@
 """The example MCP gateway: FastAPI, `MCPAuthMiddleware`, a dev login, an admin page, the OAuth
-callback page of seed 003, and a real MCP server at `/mcp/`.
+callback page of seed 003, a real MCP server at `/mcp`, and a development authorization server
+that any MCP client can log in to.
 
     uvicorn --factory examples.fastapi_app.main:create_app     # configured from MCP_AUTH_* variables
     python -m examples.fastapi_app                               # the demo: a dev key, 127.0.0.1:8000
 
 Routes (see DESIGN.md): `/health`, `/whoami`, `/admin/login`, `/admin/logout`, `/admin`,
-`/oauth/callback`, `POST /oauth/fetch-tools/{gateway_id}`, `/mcp/`, and the RFC 9728 metadata
-at `/.well-known/oauth-protected-resource` (and its per-resource path).
+`/oauth/callback`, `POST /oauth/fetch-tools/{gateway_id}`, `/mcp` (and `/mcp/`), the RFC 9728
+metadata at `/.well-known/oauth-protected-resource` (and its per-resource path), and, when the
+gateway signs its own tokens, the dev authorization server (`oauth_routes.OAUTH_PATHS`).
 
-The example adds its own public paths (the login form, its static files, the metadata) to the
-settings it is given; everything else needs a credential.
+The example adds its own public paths (the login form, its static files, the metadata, the
+authorization server's endpoints) to the settings it is given; everything else needs a credential.
 """
 
 from __future__ import annotations
@@ -24,29 +26,43 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from asgi_mcp_auth import AuthError, AuthSettings, MCPAuthMiddleware, Principal, get_authenticator
+from asgi_mcp_auth import (
+    Authenticator,
+    AuthError,
+    AuthSettings,
+    ConfigurationError,
+    MCPAuthMiddleware,
+    Principal,
+    Revocation,
+    ServiceUnavailable,
+    get_authenticator,
+)
 from asgi_mcp_auth import principal_from as _principal_from
 from asgi_mcp_auth.integrations.fastapi import require_permission
 from asgi_mcp_auth.integrations.metadata import protected_resource_metadata_routes
 from asgi_mcp_auth.policy.browser import BrowserVerdict
 
+from .authorization_server import SCOPE_ROLES, DevAuthorizationServer, TokenFormat
 from .config import (
     LOGIN_PATH,
     LOGOUT_PATH,
+    TOKEN_FORMAT_ENV,
     allowed_hosts,
     authorization_servers,
     cookie_is_secure,
     example_settings,
     metadata_resource,
+    runs_authorization_server,
+    token_format_from_env,
 )
 from .gateways import GatewayRegistry, ToolInfo, demo_registry
 from .mcp_server import build_mcp_server, mcp_lifespan, mount_mcp
+from .oauth_routes import oauth_routes
 from .pages import admin_page, callback_page, login_page
 from .users import (
     DEFAULT_DEV_USERS,
     DEV_USERS_ENV,
     DevUser,
-    RevocationList,
     TokenIssuer,
     check_password,
     parse_dev_users,
@@ -74,12 +90,55 @@ def _principal(request: Request) -> Principal:
     return principal
 
 
-def _refuse_cross_site(request: Request) -> None:
+def _is_cross_site(request: Request) -> bool:
     """Login and logout are public paths, so the middleware does not judge them: a form posted
-    from another origin is refused here, by the same `BrowserPolicy` the middleware uses."""
-    verdict = get_authenticator(request).policy.browser.classify(request.scope)
-    if verdict is BrowserVerdict.CROSS_SITE:
+    from another origin is refused by their handlers, by the same `BrowserPolicy` the middleware uses."""
+    return get_authenticator(request).policy.browser.classify(request.scope) is BrowserVerdict.CROSS_SITE
+
+
+def _refuse_cross_site(request: Request) -> None:
+    if _is_cross_site(request):
         raise HTTPException(403, "Cross-site request refused")
+
+
+def _not_shared() -> Response:
+    # Refused here already; other replicas learn it when the store is back (see README).
+    return HTMLResponse(
+        "<p>Signed out on this server. The sign-out could not be shared with the other servers yet.</p>",
+        status_code=503,
+        headers={**NO_STORE, "Retry-After": "5"},
+    )
+
+
+def _cross_site_response(request: Request) -> Response | None:
+    return JSONResponse({"detail": "Cross-site request refused"}, status_code=403) if _is_cross_site(request) else None
+
+
+def _authorization_server(
+    settings: AuthSettings, users: Mapping[str, DevUser], token_format: TokenFormat
+) -> DevAuthorizationServer | None:
+    """The dev authorization server, when the gateway is its own issuer (`runs_authorization_server`)."""
+    resource = metadata_resource(settings)
+    if resource is None or settings.jwt_secret is None or not runs_authorization_server(settings):
+        return None
+    introspection: tuple[str, str] | None = None
+    if token_format == "opaque":
+        secret = settings.introspection_client_secret
+        if not (settings.introspection_url and settings.introspection_client_id and secret):
+            raise ConfigurationError(
+                f"{TOKEN_FORMAT_ENV}=opaque needs MCP_AUTH_INTROSPECTION_URL (this gateway's /oauth/introspect), "
+                "MCP_AUTH_INTROSPECTION_CLIENT_ID and MCP_AUTH_INTROSPECTION_CLIENT_SECRET"
+            )
+        introspection = (settings.introspection_client_id, secret.get_secret_value())
+    return DevAuthorizationServer(
+        issuer=authorization_servers(settings, resource)[0],
+        resource=resource,
+        users=users,
+        token_format=token_format,
+        signing_key=settings.jwt_secret.get_secret_value(),
+        algorithm=settings.jwt_algorithms[0],
+        introspection_client=introspection,
+    )
 
 
 def create_app(
@@ -87,17 +146,22 @@ def create_app(
     *,
     dev_users: Mapping[str, DevUser] | None = None,
     stateless: bool | None = None,
+    token_format: TokenFormat | None = None,
 ) -> FastAPI:
     """Build the example gateway. `settings` default to `MCP_AUTH_*`, `dev_users` to
-    `EXAMPLE_DEV_USERS` (or the demo users), `stateless` to `EXAMPLE_MCP_STATELESS`."""
+    `EXAMPLE_DEV_USERS` (or the demo users), `stateless` to `EXAMPLE_MCP_STATELESS`,
+    `token_format` (of the dev authorization server's access tokens) to `EXAMPLE_TOKEN_FORMAT`."""
     settings = example_settings(settings)
     users_from_env = os.environ.get(DEV_USERS_ENV)
     users = dev_users if dev_users is not None else parse_dev_users(users_from_env or DEFAULT_DEV_USERS)
     demo_users = dev_users is None and not users_from_env
     login_hint = "Demo accounts: admin / adminpass, viewer / viewerpass." if demo_users else None
     issuer = TokenIssuer(settings)
-    revocations = RevocationList()
+    # Built here, not by the middleware, so the lifespan can start and stop its revocation store
+    # (shared on Redis when MCP_AUTH_REVOCATION_REDIS_URL is set, in this process otherwise).
+    authenticator = Authenticator.from_settings(settings)
     mcp = build_mcp_server(stateless=stateless, allowed_hosts=allowed_hosts(settings))
+    oauth_server = _authorization_server(settings, users, token_format or token_format_from_env())
 
     async def local_tools() -> list[ToolInfo]:
         tools = await mcp.server.list_tools()
@@ -107,31 +171,50 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with mcp_lifespan(mcp):  # a mounted app's own lifespan is not run: run it here
-            yield
+        await authenticator.start()
+        try:
+            async with mcp_lifespan(mcp):  # the SDK app's own lifespan is not run: run it here
+                yield
+        finally:
+            await authenticator.aclose()  # the revocation store and the introspection client
 
     app = FastAPI(title="asgi-mcp-auth example gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.gateways = registry
     app.state.mcp = mcp
-    _add_routes(app, settings, users, issuer, registry, login_hint, revocations)
+    app.state.authorization_server = oauth_server
+    _add_routes(app, settings, users, issuer, registry, login_hint, authenticator)
     resource = metadata_resource(settings)
     if resource is not None:
         app.router.routes.extend(
             protected_resource_metadata_routes(
                 settings,
                 authorization_servers=authorization_servers(settings, resource),
-                scopes_supported=["tools.read", "tools.execute", "gateways.read", "gateways.update"],
+                scopes_supported=_scopes_supported(settings, oauth_server),
                 resource_name="asgi-mcp-auth example gateway",
             )
         )
+    if oauth_server is not None:
+        routes = oauth_routes(oauth_server, refuse_cross_site=_cross_site_response, login_hint=login_hint)
+        app.router.routes.extend(routes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     mount_mcp(app, mcp)
 
-    app.add_middleware(MCPAuthMiddleware, settings=settings, is_revoked=revocations)
+    app.add_middleware(MCPAuthMiddleware, authenticator=authenticator)
     app.add_middleware(LoginRedirect, page_paths=PAGE_PATHS, login_path=LOGIN_PATH)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _scopes_supported(settings: AuthSettings, oauth_server: DevAuthorizationServer | None) -> list[str]:
+    """The OAuth scopes of the RFC 9728 metadata: the mapped ones (`SCOPE_PERMISSIONS`), else
+    the dev server's, else the permission names (scopes that narrow)."""
+    mapped = list(settings.scope_grants())
+    if mapped:
+        return mapped
+    if oauth_server is not None:
+        return list(SCOPE_ROLES)
+    return ["tools.read", "tools.execute", "gateways.read", "gateways.update"]
 
 
 def _add_routes(
@@ -141,11 +224,15 @@ def _add_routes(
     issuer: TokenIssuer,
     registry: GatewayRegistry,
     login_hint: str | None,
-    revocations: RevocationList,
+    authenticator: Authenticator,
 ) -> None:
     @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    async def health() -> dict[str, object]:
+        body: dict[str, object] = {"status": "ok"}
+        stats = getattr(authenticator.revocation, "stats", None)
+        if stats is not None:  # a shared store: is this replica's copy vouched for, and what did it serve
+            body["revocation"] = {"trusted": getattr(authenticator.revocation, "trusted", None), **vars(stats)}
+        return body
 
     @app.get("/whoami")
     async def whoami(request: Request) -> JSONResponse:
@@ -190,15 +277,26 @@ def _add_routes(
         return response
 
     @app.post(LOGOUT_PATH, include_in_schema=False)
-    async def logout(request: Request) -> Response:
+    async def logout(request: Request, everywhere: Annotated[str, Form()] = "") -> Response:
+        """Revoke the caller's token (every replica refuses it), or with `everywhere=1` every
+        token of the caller issued until now ("sign out everywhere"); clear the cookie."""
         _refuse_cross_site(request)
-        authenticator = get_authenticator(request)
-        with contextlib.suppress(AuthError):  # an expired or absent session still logs out
+        response: Response = RedirectResponse(LOGIN_PATH, status_code=303, headers=NO_STORE)
+        try:
             identity = await authenticator.identify(request.scope)
-            revocations.revoke(identity.principal)
-            if identity.token is not None:
-                authenticator.invalidate(identity.token)
-        response = RedirectResponse(LOGIN_PATH, status_code=303, headers=NO_STORE)
+        except ServiceUnavailable:
+            identity = None  # the store cannot vouch for anything now; the revoke below fails too
+            response = _not_shared()
+        except AuthError:
+            identity = None  # an expired, revoked or absent session still logs out
+        if identity is not None:
+            try:
+                if everywhere:
+                    principal = identity.principal
+                    await authenticator.revoke(Revocation.of_subject(principal.subject, issuer=principal.issuer))
+                await authenticator.revoke(identity)
+            except ServiceUnavailable:
+                response = _not_shared()
         response.delete_cookie(
             settings.cookie_name, path="/", secure=cookie_is_secure(settings, request), httponly=True, samesite="lax"
         )

@@ -5,7 +5,7 @@ can be run only once)::
 
     mcp = build_mcp_server()                 # stateful; stateless=True or EXAMPLE_MCP_STATELESS=1
     app = FastAPI(lifespan=lambda app: mcp_lifespan(mcp))
-    mount_mcp(app, mcp)                      # endpoint: /mcp/  (POST /mcp gets a 307 to /mcp/)
+    mount_mcp(app, mcp)                      # endpoint: /mcp (and /mcp/), no redirect
     app.add_middleware(MCPAuthMiddleware, ...)
 
 How a tool handler reads its caller (three views of ONE identity, all per request):
@@ -38,16 +38,20 @@ from typing import TypedDict
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.request_state import RequestStateSecurity
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp_types import InputRequiredResult
 from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.routing import Route
 
 from asgi_mcp_auth import current_principal, principal_from
 
 __all__ = [
     "DEFAULT_ALLOWED_HOSTS",
     "SERVER_NAME",
+    "REQUEST_STATE_KEY_ENV",
     "STATELESS_ENV",
     "ExampleMCPServer",
     "WhoAmI",
@@ -61,6 +65,11 @@ SERVER_NAME = "asgi-mcp-auth example"
 
 #: Environment variable that makes `build_mcp_server()` stateless when `stateless` is not given.
 STATELESS_ENV = "EXAMPLE_MCP_STATELESS"
+
+#: Environment variable with the key (>= 32 bytes) that seals the SDK's multi-round-trip
+#: `requestState`. Replicas behind one load balancer must share it, or state minted on one is
+#: refused by another; unset, each process seals under its own random key.
+REQUEST_STATE_KEY_ENV = "EXAMPLE_REQUEST_STATE_KEY"
 
 #: `Host` values the SDK's DNS-rebinding protection accepts by default here. `"name:*"` means
 #: that host on any port; a bare `"name"` entry is needed for a Host header without a port.
@@ -112,7 +121,7 @@ def stateless_from_env() -> bool:
 
 
 def build_mcp_server(*, stateless: bool | None = None, allowed_hosts: list[str] | None = None) -> ExampleMCPServer:
-    """Create the example `MCPServer` with tools `whoami` and `echo`, and its ASGI app.
+    """Create the example `MCPServer` with tools `whoami`, `echo` and `echo_later`, and its ASGI app.
 
     Stateful (sessions with an `mcp-session-id`) unless `stateless=True`, or `stateless` is not
     given and `EXAMPLE_MCP_STATELESS` is set (see `stateless_from_env`).
@@ -123,7 +132,10 @@ def build_mcp_server(*, stateless: bool | None = None, allowed_hosts: list[str] 
     """
     if stateless is None:
         stateless = stateless_from_env()
-    server = MCPServer(SERVER_NAME)
+    key = os.environ.get(REQUEST_STATE_KEY_ENV)
+    # The SDK binds sealed state to (client_id, iss, sub) of the AccessToken the middleware sets.
+    security = RequestStateSecurity(keys=[key]) if key else None
+    server = MCPServer(SERVER_NAME, request_state_security=security)
 
     @server.tool()
     def whoami(ctx: Context) -> WhoAmI:
@@ -154,6 +166,15 @@ def build_mcp_server(*, stateless: bool | None = None, allowed_hosts: list[str] 
         """Return `text` unchanged."""
         return text
 
+    @server.tool()
+    def echo_later(text: str, ctx: Context) -> InputRequiredResult | str:
+        """Two rounds (protocol 2026-07-28): the first answers `input_required` with a sealed
+        `requestState`, the retry that echoes it gets `text` back. The SDK seals the state and
+        binds it to the caller, so only the same principal can finish the call."""
+        if ctx.request_state is None:
+            return InputRequiredResult(request_state=f"later:{text}")
+        return ctx.request_state.removeprefix("later:")
+
     asgi_app = server.streamable_http_app(
         streamable_http_path="/",
         stateless_http=stateless,
@@ -163,12 +184,17 @@ def build_mcp_server(*, stateless: bool | None = None, allowed_hosts: list[str] 
 
 
 def mount_mcp(app: Starlette, mcp: ExampleMCPServer, path: str = "/mcp") -> None:
-    """Mount the streamable HTTP app at `path`: the endpoint is `path + "/"`.
+    """Serve the streamable HTTP endpoint at exactly `path`, the URL the RFC 9728 metadata
+    advertises as the resource, and at `path + "/"`: no 307 from one to the other (a redirect
+    would be built from the `Host` header, and some clients drop the `Authorization` header or
+    the POST body when they follow it).
 
-    A mounted app's own lifespan is NOT run by Starlette; enter `mcp_lifespan(mcp)` from the
-    parent app's lifespan. (FastAPI is a Starlette subclass, so this works for both.)
+    The routes call the SDK's endpoint app directly (the one route of `mcp.asgi_app`), so its
+    lifespan is not run by Starlette: enter `mcp_lifespan(mcp)` from the parent app's lifespan.
     """
-    app.mount(path, mcp.asgi_app)
+    endpoint = next(route.app for route in mcp.asgi_app.routes if isinstance(route, Route) and route.path == "/")
+    for served in (path, path + "/"):
+        app.router.routes.append(Route(served, endpoint, methods=["GET", "POST", "DELETE"], include_in_schema=False))
 
 
 @contextlib.asynccontextmanager

@@ -10,7 +10,7 @@ from asgi_mcp_auth import Principal
 
 from .gateways import Gateway
 
-__all__ = ["admin_page", "callback_page", "login_page"]
+__all__ = ["admin_page", "authorize_page", "callback_page", "login_page"]
 
 
 def _layout(title: str, body: str, principal: Principal | None = None) -> str:
@@ -63,6 +63,30 @@ def login_page(*, error: str | None = None, hint: str | None = None, enabled: bo
       <h1>Sign in</h1>
       {message}
       {form}
+      {note}
+    </section>"""
+    return _layout("Sign in", body)
+
+
+def authorize_page(
+    *, action: str, client_name: str, scope: str, error: str | None = None, hint: str | None = None
+) -> str:
+    """The dev authorization server's login form: the same form as `/admin/login`, posted to
+    `action` (the authorization request's own URL). Signing in is the consent."""
+    message = f'<p class="alert error" role="alert">{escape(error)}</p>' if error else ""
+    note = f'<p class="muted small">{escape(hint)}</p>' if hint else ""
+    scopes = "".join(f"<li><code>{escape(item)}</code></li>" for item in scope.split()) or "<li>basic access</li>"
+    body = f"""    <section class="card narrow">
+      <h1>Sign in</h1>
+      <p><strong>{escape(client_name)}</strong> asks to use this gateway with:</p>
+      <ul class="scopes">{scopes}</ul>
+      <p class="muted small">Your role decides which of these you are granted.</p>
+      {message}
+      <form method="post" action="{escape(action)}" class="stack">
+        <label>Username <input name="username" autocomplete="username" required autofocus></label>
+        <label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+        <button class="btn primary" type="submit">Sign in and allow</button>
+      </form>
       {note}
     </section>"""
     return _layout("Sign in", body)

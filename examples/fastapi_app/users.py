@@ -19,7 +19,7 @@ from typing import Any
 
 import jwt
 
-from asgi_mcp_auth import AuthSettings, ConfigurationError, Principal
+from asgi_mcp_auth import AuthSettings, ConfigurationError
 
 __all__ = [
     "DEFAULT_DEV_USERS",
@@ -112,25 +112,3 @@ class TokenIssuer:
         if self.issuer is not None:
             claims["iss"] = self.issuer
         return jwt.encode(claims, self.key, algorithm=self.algorithm)
-
-
-class RevocationList:
-    """Token ids (`jti`) revoked at logout, kept until the token would have expired anyway.
-
-    The middleware calls it (`is_revoked`) on every request, cached token or not, so a token
-    stops working the moment its user logs out, even if someone copied it.
-    """
-
-    def __init__(self) -> None:
-        self._revoked: dict[str, float] = {}
-
-    def revoke(self, principal: Principal) -> None:
-        token_id = principal.claims.get("jti")
-        if not isinstance(token_id, str):
-            return
-        now = time.time()
-        self._revoked = {jti: until for jti, until in self._revoked.items() if until > now}
-        self._revoked[token_id] = float(principal.expires_at or now + TOKEN_TTL_SECONDS)
-
-    def __call__(self, principal: Principal) -> bool:
-        return principal.claims.get("jti") in self._revoked

@@ -9,6 +9,7 @@ from apps import RecordingApp, client, protect
 from tokens import claims, forge, token
 
 from asgi_mcp_auth import Credential, Principal, TokenSource
+from asgi_mcp_auth.credentials.revocation import revocation_key
 from asgi_mcp_auth.pipeline.authenticator import Identity
 from asgi_mcp_auth.pipeline.users import make_user
 
@@ -54,7 +55,13 @@ async def test_every_audit_field_is_escaped(caplog: pytest.LogCaptureFixture) ->
 
 def test_identity_repr_and_str_never_show_the_token() -> None:
     principal = Principal(subject="alice")
-    identity = Identity(principal=principal, user=make_user(principal, TOKEN), auth=None, token=TOKEN)  # type: ignore[arg-type]
+    identity = Identity(
+        principal=principal,
+        user=make_user(principal, TOKEN),
+        auth=None,  # type: ignore[arg-type]
+        token=TOKEN,
+        revocation_key=revocation_key(principal, TOKEN),
+    )
 
     assert TOKEN not in repr(identity)
     assert TOKEN not in str(identity)
