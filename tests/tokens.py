@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
 
@@ -14,7 +15,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from asgi_mcp_auth import AuthSettings
+from asgi_mcp_auth import AuthSettings, Principal, RBACPolicy
 
 SECRET = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz-0123456789-ABCD"
 OTHER_SECRET = "another-secret-0123456789-abcdefghijklmnopqrstuvwxyz-0123456789-AB"
@@ -78,3 +79,24 @@ def forge(header: dict[str, Any], payload: Any, secret: str = SECRET) -> str:
 
 def unsigned(header: dict[str, Any], payload: Any) -> str:
     return f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(payload).encode())}."
+
+
+def bearer(**claims: Any) -> dict[str, str]:
+    """An `Authorization` header with a token for alice carrying `claims`."""
+    return {"Authorization": f"Bearer {token('alice', **claims)}"}
+
+
+def bound(
+    roles: Iterable[str] = (),
+    scopes: Iterable[str] = (),
+    team_roles: Mapping[str, Iterable[str]] | None = None,
+    policy: RBACPolicy | None = None,
+) -> Principal:
+    """Alice with these roles, scopes and team roles, her permissions computed by `policy`."""
+    principal = Principal(
+        subject="alice",
+        roles=frozenset(roles),
+        scopes=frozenset(scopes),
+        team_roles={team: frozenset(r) for team, r in (team_roles or {}).items()},
+    )
+    return (policy or RBACPolicy()).bind(principal)

@@ -112,27 +112,14 @@ class IssuerRouter:
 
 
 def _issuer_verifier(config: IssuerConfig, settings: AuthSettings, mapper: ClaimsMapper) -> JWTVerifier:
-    if config.public_key is not None:
-        key = load_public_key(config.public_key, config.algorithms)
-        return JWTVerifier(
-            algorithms=config.algorithms,
-            key=key,
-            audience=config.audience,
-            issuer=config.issuer,
-            leeway=settings.jwt_leeway_seconds,
-            claims_mapper=mapper,
-        )
-    assert config.jwks_url is not None  # noqa: S101 - parse_issuers guarantees one key source
-    resolver = JWKSClient(
-        config.jwks_url,
-        algorithms=config.algorithms,
-        cache_ttl=settings.jwks_cache_ttl_seconds,
-        refresh_cooldown=settings.jwks_refresh_cooldown_seconds,
-        timeout=settings.jwks_timeout_seconds,
-        max_bytes=settings.jwks_max_bytes,
-    )
+    key = load_public_key(config.public_key, config.algorithms) if config.public_key is not None else None
+    resolver = None
+    if key is None:
+        assert config.jwks_url is not None  # noqa: S101 - parse_issuers guarantees one key source
+        resolver = JWKSClient.from_settings(settings, url=config.jwks_url, algorithms=config.algorithms)
     return JWTVerifier(
         algorithms=config.algorithms,
+        key=key,
         key_resolver=resolver,
         audience=config.audience,
         issuer=config.issuer,

@@ -149,12 +149,16 @@ class JWKSClient:
         self._removal_callbacks: list[Callable[[], None]] = []
 
     @classmethod
-    def from_settings(cls, settings: AuthSettings) -> JWKSClient:
-        if settings.jwks_url is None:
+    def from_settings(
+        cls, settings: AuthSettings, *, url: str | None = None, algorithms: Iterable[str] | None = None
+    ) -> JWKSClient:
+        """The client for `JWKS_URL` (or `url`, one issuer's), with the `JWKS_*` limits."""
+        url = url if url is not None else settings.jwks_url
+        if url is None:
             raise ConfigurationError("MCP_AUTH_JWKS_URL is not set")
         return cls(
-            settings.jwks_url,
-            algorithms=settings.jwt_algorithms,
+            url,
+            algorithms=algorithms if algorithms is not None else settings.jwt_algorithms,
             cache_ttl=settings.jwks_cache_ttl_seconds,
             refresh_cooldown=settings.jwks_refresh_cooldown_seconds,
             timeout=settings.jwks_timeout_seconds,

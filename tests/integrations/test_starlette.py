@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from apps import client, protect
 from starlette.applications import Starlette
@@ -12,7 +10,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocket, WebSocketDisconnect
-from tokens import settings, token
+from tokens import bearer, settings
 
 from asgi_mcp_auth import ConfigurationError, principal_from
 from asgi_mcp_auth.integrations.starlette import requires_permission
@@ -20,10 +18,6 @@ from asgi_mcp_auth.integrations.starlette import requires_permission
 pytestmark = pytest.mark.anyio
 
 METADATA_URL = "https://gw.example.com/.well-known/oauth-protected-resource"
-
-
-def bearer(**claims: Any) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token('alice', **claims)}"}
 
 
 # --------------------------------------------------------------------------- requires_permission

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 from apps import client, protect
@@ -14,30 +12,11 @@ from starlette.authentication import requires
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
-from tokens import settings, token
+from tokens import bearer, bound, settings
 
-from asgi_mcp_auth import ConfigurationError, Principal, RBACPolicy
+from asgi_mcp_auth import ConfigurationError, RBACPolicy
 
 pytestmark = pytest.mark.anyio
-
-
-def bound(
-    roles: Iterable[str] = (),
-    scopes: Iterable[str] = (),
-    team_roles: Mapping[str, Iterable[str]] | None = None,
-    policy: RBACPolicy | None = None,
-) -> Principal:
-    principal = Principal(
-        subject="alice",
-        roles=frozenset(roles),
-        scopes=frozenset(scopes),
-        team_roles={team: frozenset(r) for team, r in (team_roles or {}).items()},
-    )
-    return (policy or RBACPolicy()).bind(principal)
-
-
-def bearer(**claims: Any) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token('alice', **claims)}"}
 
 
 # --------------------------------------------------------------------------- the policy file

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
-from typing import Any
 
 import pytest
 from apps import client, protect
@@ -15,31 +13,12 @@ from starlette.authentication import requires
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
-from tokens import token
+from tokens import bearer, bound
 
-from asgi_mcp_auth import PermissionDenied, Principal, RBACPolicy, principal_from
+from asgi_mcp_auth import PermissionDenied, RBACPolicy, principal_from
 from asgi_mcp_auth.core.permissions import grants
 
 pytestmark = pytest.mark.anyio
-
-
-def bound(
-    roles: Iterable[str] = (),
-    scopes: Iterable[str] = (),
-    team_roles: Mapping[str, Iterable[str]] | None = None,
-    policy: RBACPolicy | None = None,
-) -> Principal:
-    principal = Principal(
-        subject="alice",
-        roles=frozenset(roles),
-        scopes=frozenset(scopes),
-        team_roles={team: frozenset(r) for team, r in (team_roles or {}).items()},
-    )
-    return (policy or RBACPolicy()).bind(principal)
-
-
-def bearer(**claims: Any) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token('alice', **claims)}"}
 
 
 # --------------------------------------------------------------------------- built-in roles
