@@ -147,7 +147,8 @@ def end_to_end_section(quick: bool) -> None:
     token = make_token("alice")
     generator = "wrk" if shutil.which("wrk") else "httpx"
     parser = "httptools" if importlib.util.find_spec("httptools") else "h11"
-    print(f"\n## 2. End to end: GET {PATH} of the example gateway, uvicorn (1 worker, {parser}) on 127.0.0.1\n")
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    print(f"\n## 2. End to end: GET {PATH} of the example gateway, uvicorn (1 worker, {loop}, {parser}) on 127.0.0.1\n")
     print(f"load generator: {generator} on the same 2-CPU machine, {connections} connections, {seconds} s per run,")
     print(f"same token throughout; {rounds} round(s) of without/with, a fresh server per run\n")
     labels = {"without": "without (stub sets the same principal)", "with": "with MCPAuthMiddleware"}
@@ -163,4 +164,5 @@ def end_to_end_section(quick: bool) -> None:
         median = statistics.median(runs[mode])
         print(f"{label:40s} {median:6.0f} requests/s (median; runs {each}; latency {', '.join(latencies[mode])})")
     ratio = statistics.median(runs["with"]) / statistics.median(runs["without"])
-    print(f"{'throughput with / without (medians)':40s} {ratio:6.3f}")
+    verdict = "MET" if ratio >= 0.95 else "MISSED"
+    print(f"{'throughput with / without (medians)':40s} {ratio:6.3f}  target >= 0.95  {verdict}")

@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from mcp.server.auth.middleware.auth_context import AuthContextMiddleware
+from mcp.server.auth.middleware.auth_context import AuthContextMiddleware, auth_context_var
 from mcp.server.auth.middleware.bearer_auth import BearerAuthBackend, RequireAuthMiddleware
 from mcp.server.auth.provider import AccessToken
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from asgi_mcp_auth import AuthSettings, MCPAuthMiddleware
+from asgi_mcp_auth.pipeline.context import AUTHENTICATOR_KEY, PRINCIPAL_KEY, _principal
 
 ROOT = Path(__file__).resolve().parent.parent
 MAIN_SCRIPT = Path(__file__).resolve().with_name("bench_overhead.py")
@@ -107,6 +108,34 @@ def sdk_stack(app: ASGIApp) -> ASGIApp:
 
 def ours(app: ASGIApp) -> MCPAuthMiddleware:
     return MCPAuthMiddleware(app, settings=AuthSettings(jwt_secret=SECRET, jwt_audience=AUDIENCE))
+
+
+class FloorMiddleware:
+    """What any middleware that stores an identity as this one does must spend per request:
+    the scope writes, the principal's and the SDK's ContextVars set and reset, and a `send`
+    that notes when the response starts. With a fixed identity: no lookup at all."""
+
+    def __init__(self, app: ASGIApp, identity: Any) -> None:
+        self.app, self.identity = app, identity
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        identity = self.identity
+        scope[AUTHENTICATOR_KEY] = self
+        scope[PRINCIPAL_KEY] = identity.principal
+        scope["user"], scope["auth"] = identity.user, identity.auth
+        token, sdk_token = _principal.set(identity.principal), auth_context_var.set(identity.user)
+        started = False
+
+        def tracking_send(message: Message) -> Awaitable[None]:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            return send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        finally:
+            auth_context_var.reset(sdk_token)
+            _principal.reset(token)
 
 
 # -- 1. per-request time, in process ----------------------------------------------------------------

@@ -6,9 +6,10 @@ Every claim is checked for its JSON type: a claim of an unexpected type is a mal
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
+from sys import intern
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from ..core.errors import AuthenticationError
 from ..core.principal import Principal, TokenSource
@@ -55,6 +56,22 @@ def _audience(value: Any) -> tuple[str, ...]:
     raise AuthenticationError("Malformed aud claim")
 
 
+_T = TypeVar("_T", bound=Hashable)
+_NO_TEAM_ROLES: Mapping[str, frozenset[str]] = MappingProxyType({})
+_INTERNED_VALUE_CHARS = 256
+
+
+def _compact(claims: Mapping[str, Any]) -> dict[str, Any]:
+    """A private copy of `claims` for a cached principal, its names and short string values
+    interned: `iss`, `aud`, `sub`... repeat across thousands of cached tokens, and a JSON
+    decoder makes new strings for each token."""
+    return {
+        intern(name): intern(value) if type(value) is str and len(value) <= _INTERNED_VALUE_CHARS else value
+        for name, value in claims.items()
+        if type(name) is str
+    }
+
+
 class ClaimsMapper:
     """Maps verified claims to a `Principal` with its effective permissions."""
 
@@ -71,6 +88,7 @@ class ClaimsMapper:
         self.teams_claim = teams_claim
         self.team_roles_claim = team_roles_claim
         self._effective: dict[_GrantKey, _Grants] = {}
+        self._values: dict[Hashable, Any] = {}
 
     def __call__(self, claims: Mapping[str, Any], source: TokenSource) -> Principal:
         subject = claims.get("sub")
@@ -92,20 +110,29 @@ class ClaimsMapper:
         return Principal(
             subject=subject,
             issuer=_optional_string(claims, "iss"),
-            audience=audience,
+            audience=self._shared(audience),
             client_id=client_id or authorized_party,
             email=_optional_string(claims, "email"),
             name=_optional_string(claims, "name"),
             roles=roles,
             scopes=scopes,
-            teams=_strings(claims.get(self.teams_claim), self.teams_claim) | frozenset(team_roles),
-            team_roles=MappingProxyType(team_roles),
+            teams=self._shared(_strings(claims.get(self.teams_claim), self.teams_claim) | frozenset(team_roles)),
+            team_roles=MappingProxyType(team_roles) if team_roles else _NO_TEAM_ROLES,
             permissions=permissions,
             team_permissions=team_permissions,
             token_source=source,
             expires_at=int(expires_at) if isinstance(expires_at, int | float) else None,
-            claims=MappingProxyType(dict(claims)),
+            claims=MappingProxyType(_compact(claims)),
         )
+
+    def _shared(self, value: _T) -> _T:
+        """`value`, or an equal immutable value seen before: cached principals share them."""
+        shared = self._values.get(value)
+        if shared is None:
+            if len(self._values) >= _GRANTS_MEMO_SIZE:
+                self._values.clear()
+            shared = self._values[value] = value
+        return shared
 
     def _permissions(
         self, roles: frozenset[str], scopes: frozenset[str], team_roles: Mapping[str, frozenset[str]]

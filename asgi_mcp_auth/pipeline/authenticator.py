@@ -11,9 +11,7 @@ import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
 
-from starlette.authentication import AuthCredentials, BaseUser
 from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection
 from starlette.types import Scope
@@ -23,16 +21,16 @@ from ..core.principal import AuthResult, Principal, TokenSource
 from ..credentials.cache import TokenCache
 from ..credentials.issuers import IssuerRouter, verifier_from_settings
 from ..credentials.jwks import JWKSClient
-from ..credentials.revocation import RevocationKey, RevocationStore, revocation_key, store_from_settings
+from ..credentials.revocation import RevocationStore, store_from_settings
 from ..credentials.verifier import TokenVerifier
 from ..policy.browser import BrowserPolicy
 from ..policy.paths import PathKind, PathRules
-from ..policy.precedence import Credential, PrecedencePolicy
+from ..policy.precedence import Credential, PrecedencePolicy, canonical_header
 from ..policy.rbac import RBACPolicy
 from ..settings import AuthSettings
 from .context import PRINCIPAL_KEY
+from .identity import Identity, identity_of
 from .revoking import RevocationLifecycle
-from .users import make_user
 
 __all__ = ["AuthenticateCallable", "Authenticator", "Identity", "PathKind", "RevocationCheck"]
 
@@ -45,24 +43,6 @@ RevocationCheck = Callable[[Principal], "bool | Awaitable[bool]"]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_ERROR_CHARS = 200
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """What the middleware writes into the scope for an authenticated request."""
-
-    principal: Principal
-    user: BaseUser
-    auth: AuthCredentials
-    token: str | None
-    revocation_key: RevocationKey
-
-    def __repr__(self) -> str:
-        # The bearer token never appears in a repr, a log line or a traceback's locals.
-        token = "None" if self.token is None else f"<{len(self.token)} chars>"
-        return f"Identity(principal={self.principal!r}, token={token})"
-
-    __str__ = __repr__
 
 
 def _public_error(value: object) -> str | None:
@@ -100,7 +80,13 @@ class Authenticator(RevocationLifecycle):
         self.is_revoked = is_revoked
         self.revocation = revocation if revocation is not None else store_from_settings(settings)
         self.settings = settings
-        self.cache: TokenCache[tuple[TokenSource, str], Identity] = TokenCache(maxsize=cache_size, ttl=cache_ttl)
+        # Keyed by the header value itself (`Bearer <token>`), so a known token costs one lookup
+        # and no parsing; by `(COOKIE, token)` for cookies.
+        self.cache: TokenCache[bytes | tuple[TokenSource, str], Identity] = TokenCache(
+            maxsize=cache_size, ttl=cache_ttl
+        )
+        # `cached` cannot answer for these: they need `identify`'s awaits.
+        self._slow_only = authenticate is not None or is_revoked is not None
         for jwks in self._jwks_clients():
             # A key the identity provider withdrew must not keep its tokens alive in the cache.
             jwks.on_keys_removed(self.invalidate_all)
@@ -172,18 +158,40 @@ class Authenticator(RevocationLifecycle):
             return False
         return b"cookie" not in seen and self.policy.header_name.encode("latin-1") not in seen
 
+    def cached(self, scope: Scope) -> Identity | None:
+        """The identity of a request whose header credential is verified and still cached, its
+        revocation checked; None when `identify` has more to do (another credential, a custom
+        authenticator, an `is_revoked` hook, a store not yet started). Raises what `identify`
+        raises for the same request. `identify` starts here: one path, not two."""
+        if self._slow_only or not self._revocation_started:
+            return None
+        raw = self.policy.header_value(scope)
+        if raw is None:
+            return None
+        identity = self.cache.get(raw)
+        if identity is not None:
+            self.revocation.check(identity.revocation_key)
+        return identity
+
     async def identify(self, scope: Scope, headers: Headers | None = None) -> Identity:
         """The identity the request's credential proves, whatever its path: for public routes
         that act on the caller's own credential, such as a logout that revokes it. The same
         precedence, verification, cache and revocation check as `authenticate`."""
+        identity = self.cached(scope)
+        if identity is not None:
+            return identity
         if self.custom_authenticate is not None:
             identity = await self._custom(scope)
         else:
-            key = self.policy.locate(scope, headers)
-            if key is None:
-                raise CredentialsMissing()
-            cached = self.cache.get(key)
-            identity = cached if cached is not None else await self._verified(key)
+            raw = self.policy.header_value(scope)
+            if raw is not None:
+                identity = self.cache.get(raw) or await self._verified_header(raw)
+            else:
+                token = self.policy.cookie_token(scope, headers)
+                if token is None:
+                    raise CredentialsMissing()
+                key = (TokenSource.COOKIE, token)
+                identity = self.cache.get(key) or await self._verified(key, token, TokenSource.COOKIE)
         await self._check_revocation(identity.revocation_key)
         if self.is_revoked is not None:
             revoked = self.is_revoked(identity.principal)
@@ -204,8 +212,9 @@ class Authenticator(RevocationLifecycle):
 
     def invalidate(self, token: str) -> None:
         """Forget a verified token (logout, revocation): its next use is verified again."""
-        for source in TokenSource:
-            self.cache.discard((source, token))
+        self.cache.discard((TokenSource.COOKIE, token))
+        if token.isascii():  # a header credential always is (token68)
+            self.cache.discard(canonical_header(token))
 
     def invalidate_all(self) -> None:
         """Forget every verified token: each is verified again at its next use."""
@@ -231,12 +240,20 @@ class Authenticator(RevocationLifecycle):
         resolvers = [getattr(verifier, "key_resolver", None) for verifier in verifiers]
         return [resolver for resolver in resolvers if isinstance(resolver, JWKSClient)]
 
-    async def _verified(self, key: tuple[TokenSource, str]) -> Identity:
+    async def _verified_header(self, raw: bytes) -> Identity:
+        """A header credential the cache does not hold under its raw value: parsed (refused
+        when malformed), then found or verified under its canonical value."""
+        token = self.policy.header_token(raw)
+        key = canonical_header(token)
+        identity = self.cache.get(key) if key != raw else None
+        return identity or await self._verified(key, token, TokenSource.HEADER)
+
+    async def _verified(self, key: bytes | tuple[TokenSource, str], token: str, source: TokenSource) -> Identity:
         """Verify a credential the cache does not hold; cache the identity when it succeeds."""
         assert self.verifier is not None  # noqa: S101 - guaranteed by __init__
-        credential = Credential(key[1], key[0])
-        principal = await self.verifier.verify(credential)
-        identity = self._identity(principal, credential)
+        principal = await self.verifier.verify(Credential(token, source))
+        credential = key if isinstance(key, bytes) else token  # the key's own object: stored once
+        identity = identity_of(principal, credential, token)
         self.cache.put(key, identity, expires_at=principal.expires_at)
         return identity
 
@@ -246,7 +263,7 @@ class Authenticator(RevocationLifecycle):
         principal = self._accepted_principal(result)
         if not principal.permissions:
             principal = self.rbac.bind(principal)
-        return self._identity(principal, None)
+        return identity_of(principal, None, None)
 
     @staticmethod
     def _accepted_principal(result: object) -> Principal:
@@ -260,13 +277,3 @@ class Authenticator(RevocationLifecycle):
         if isinstance(result, Mapping):
             raise AuthenticationError(_public_error(result.get("error")))
         raise AuthenticationError(_public_error(getattr(result, "error", None)))
-
-    def _identity(self, principal: Principal, credential: Credential | None) -> Identity:
-        return Identity(
-            principal=principal,
-            user=make_user(principal, credential.token if credential else None),
-            # "authenticated" first: Starlette's own convention, so `@requires("authenticated")` works.
-            auth=AuthCredentials(["authenticated", *sorted(principal.permissions)]),
-            token=credential.token if credential else None,
-            revocation_key=revocation_key(principal, credential.token if credential else None),
-        )

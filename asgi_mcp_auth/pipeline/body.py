@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import Headers
-from starlette.types import Message, Receive
+from starlette.types import Message, Receive, Scope
 
 from ..core.errors import PayloadTooLarge
 
@@ -19,11 +18,12 @@ class ClientDisconnected(Exception):
     """The client went away before its whole body arrived: there is no one to answer."""
 
 
-async def read_body(receive: Receive, limit: int, headers: Headers) -> bytes:
+async def read_body(receive: Receive, limit: int, scope: Scope) -> bytes:
     """Read the whole request body, refusing (413) one longer than `limit` bytes."""
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge()
+    for name, declared in scope["headers"]:
+        # Any declared length over the limit refuses early; the bytes received are what count.
+        if name == b"content-length" and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge()
     chunks: list[bytes] = []
     size = 0
     while True:

@@ -17,11 +17,10 @@ the app has not started its own.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from starlette.authentication import AuthCredentials, UnauthenticatedUser
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..core.errors import AuthError, PayloadTooLarge
@@ -34,12 +33,13 @@ from ..policy.paths import PathKind
 from ..policy.rbac import RBACPolicy
 from ..settings import AuthSettings
 from .audit import audit
+from .audit import logger as audit_logger
 from .authenticator import AuthenticateCallable, Authenticator, Identity, RevocationCheck
 from .body import ClientDisconnected, drain, read_body, replay
 from .context import AUTHENTICATOR_KEY, PRINCIPAL_KEY, _principal
 from .fallback import register_authenticator
 from .responses import INTERNAL_ERROR_MESSAGE, error_response, internal_error_response, request_id_of
-from .users import reset_sdk_user, set_sdk_user
+from .users import SDK_AUTH_CONTEXT
 
 __all__ = ["MCPAuthMiddleware"]
 
@@ -49,6 +49,7 @@ LOG_UNEXPECTED = "Unexpected error while authenticating %s %r"  # %r: a path may
 ERROR_ID_BODY_LIMIT = 65_536  # bytes read from a refused MCP request to echo its JSON-RPC id
 WS_POLICY_VIOLATION = 1008
 _UNCLASSIFIED = PathKind(public=False, mcp=False)  # until classify() has answered
+_AUTHENTICATED_TYPES = frozenset({"http", "websocket"})
 _STARTS = frozenset({"http.response.start", "websocket.accept", "websocket.close"})
 
 
@@ -94,22 +95,24 @@ class MCPAuthMiddleware:
         register_authenticator(authenticator)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
+        if scope["type"] not in _AUTHENTICATED_TYPES:
             await self.app(scope, receive, send)
             return
-        scope[AUTHENTICATOR_KEY] = self.authenticator
+        authenticator = self.authenticator
+        scope[AUTHENTICATOR_KEY] = authenticator
         kind = _UNCLASSIFIED
         body: bytes | None = None
         identity: Identity | None = None
         try:
-            kind = self.authenticator.classify(scope)
+            kind = authenticator.paths.classify(scope)
             # No `Headers` object up front: a request with a bearer header never needs one.
-            anonymous = kind.public or self.authenticator.is_cors_preflight(scope)
-            identity = None if anonymous else await self.authenticator.identify(scope)
-            if identity is not None and kind.mcp and scope["type"] == "http" and scope["method"] == "POST":
-                body = await read_body(receive, self.max_body_bytes, Headers(scope=scope))
-                self._check_mcp_body(identity, scope, body)
-                receive = replay(body, receive)
+            if not (kind.public or (scope.get("method") == "OPTIONS" and authenticator.is_cors_preflight(scope))):
+                # `cached`: the known-token fast path of `identify`, without its awaits.
+                identity = authenticator.cached(scope) or await authenticator.identify(scope)
+                if kind.mcp and scope["type"] == "http" and scope["method"] == "POST":
+                    body = await read_body(receive, self.max_body_bytes, scope)
+                    self._check_mcp_body(identity, scope, body)
+                    receive = replay(body, receive)
         except AuthError as error:
             audit(scope, error.status_code, identity.principal if identity else None, error.message)
             await self._refuse(error, scope, receive, send, body, kind.mcp)
@@ -122,21 +125,8 @@ class MCPAuthMiddleware:
             audit(scope, 500, None, INTERNAL_ERROR_MESSAGE)
             await self._internal_error(scope, receive, send, body, kind.mcp)
             return
-        if identity is not None:
-            audit(scope, 200, identity.principal)
-        await self._call_app(identity, kind, scope, receive, send)
 
-    def _check_mcp_body(self, identity: Identity, scope: Scope, body: bytes) -> None:
-        messages = parse_messages(body)
-        if messages is None:
-            raise UnreadableBody()
-        check_routing_headers(scope["headers"], messages)
-        for permission in self.method_permissions.required_for_messages(messages):
-            self.authenticator.rbac.check(identity.principal, permission)
-
-    async def _call_app(
-        self, identity: Identity | None, kind: PathKind, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+        # The app's turn, inline (one coroutine less on every request).
         sdk_token = None
         if identity is None:
             scope[PRINCIPAL_KEY] = None
@@ -144,18 +134,22 @@ class MCPAuthMiddleware:
             scope["auth"] = AuthCredentials()
             token = _principal.set(None)
         else:
+            if audit_logger.isEnabledFor(logging.DEBUG):
+                audit(scope, 200, identity.principal)
             scope[PRINCIPAL_KEY] = identity.principal
             scope["user"] = identity.user
             scope["auth"] = identity.auth
             token = _principal.set(identity.principal)
-            sdk_token = set_sdk_user(identity.user)
+            if SDK_AUTH_CONTEXT is not None:
+                sdk_token = SDK_AUTH_CONTEXT.set(identity.user)
         started = False
 
-        async def tracking_send(message: Message) -> None:
+        def tracking_send(message: Message) -> Awaitable[None]:
+            # A plain function returning `send`'s awaitable: no coroutine of its own per message.
             nonlocal started
             if not started and message["type"] in _STARTS:
                 started = True
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, tracking_send)
@@ -167,8 +161,17 @@ class MCPAuthMiddleware:
             audit(scope, error.status_code, identity.principal if identity else None, error.message)
             await self._refuse(error, scope, receive, send, None, kind.mcp, read_id=False)
         finally:
-            reset_sdk_user(sdk_token)
+            if sdk_token is not None:
+                SDK_AUTH_CONTEXT.reset(sdk_token)  # type: ignore[union-attr]
             _principal.reset(token)
+
+    def _check_mcp_body(self, identity: Identity, scope: Scope, body: bytes) -> None:
+        messages = parse_messages(body)
+        if messages is None:
+            raise UnreadableBody()
+        check_routing_headers(scope["headers"], messages)
+        for permission in self.method_permissions.required_for_messages(messages):
+            self.authenticator.rbac.check(identity.principal, permission)
 
     async def _refuse(
         self,
@@ -213,7 +216,7 @@ class MCPAuthMiddleware:
             return None
         if body is None:
             try:
-                body = await read_body(receive, ERROR_ID_BODY_LIMIT, Headers(scope=scope))
+                body = await read_body(receive, ERROR_ID_BODY_LIMIT, scope)
             except (PayloadTooLarge, ClientDisconnected, OSError):
                 return None
         return request_id_of(body[:ERROR_ID_BODY_LIMIT])

@@ -15,14 +15,15 @@ subject, issuer or client gets 404, exactly as for an unknown session.
 from __future__ import annotations
 
 import functools
-from contextvars import Token
+from contextvars import ContextVar, Token
 from typing import Any
 
 from starlette.authentication import BaseUser
 
 from ..core.principal import Principal, PrincipalUser, PrincipalUserMixin
+from ..policy.precedence import token_of
 
-__all__ = ["HAS_MCP", "make_user", "set_sdk_user", "reset_sdk_user"]
+__all__ = ["HAS_MCP", "SDK_AUTH_CONTEXT", "make_user", "set_sdk_user", "reset_sdk_user"]
 
 try:
     from mcp.server.auth.middleware.auth_context import auth_context_var as _auth_context_var
@@ -33,12 +34,17 @@ except ImportError:  # pragma: no cover - exercised by the no-mcp job
 else:
     HAS_MCP = True
 
+#: The SDK's `auth_context_var` (None without `mcp`): the middleware sets it to the user of
+#: each authenticated request, every such user being an `MCPPrincipalUser` when `mcp` is there.
+SDK_AUTH_CONTEXT: ContextVar[Any] | None = _auth_context_var if HAS_MCP else None
 
-def make_user(principal: Principal, token: str | None) -> BaseUser:
-    """The Starlette user for `principal`: the SDK's user type when `mcp` is installed."""
+
+def make_user(principal: Principal, credential: bytes | str | None) -> BaseUser:
+    """The Starlette user for `principal`: the SDK's user type when `mcp` is installed.
+    `credential` is the bearer token, or the header value carrying it (`Bearer <token>`)."""
     if not HAS_MCP:
         return PrincipalUser(principal)
-    return MCPPrincipalUser(principal, token)
+    return MCPPrincipalUser(principal, credential)
 
 
 if HAS_MCP:
@@ -61,11 +67,11 @@ if HAS_MCP:
         It is built on first use: most requests never reach SDK code that reads it.
         """
 
-        def __init__(self, principal: Principal, token: str | None) -> None:
+        def __init__(self, principal: Principal, credential: bytes | str | None) -> None:
             # Not AuthenticatedUser.__init__: it needs the AccessToken now. This is what it sets.
             self.username = principal.client_id or principal.subject
             self.principal = principal
-            self._token = token or ""
+            self._credential = credential  # the cache key's own object: the token is not copied
 
         @property
         def display_name(self) -> str:
@@ -80,7 +86,7 @@ if HAS_MCP:
             if principal.issuer is not None:
                 claims.setdefault("iss", principal.issuer)
             return RedactedAccessToken(
-                token=self._token,
+                token=token_of(self._credential) or "",
                 client_id=self.username,
                 scopes=sorted(principal.scopes),
                 expires_at=principal.expires_at,

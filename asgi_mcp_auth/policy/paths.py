@@ -70,6 +70,9 @@ class PathKind(NamedTuple):
     listed: bool = True  # found through MCP_PATHS (False: by its shape or headers)
 
 
+_UNLISTED_MCP = PathKind(public=False, mcp=True, listed=False)
+
+
 def _clean(path: str) -> str:
     """Collapse `//`, resolve dot segments and fold case: how a lenient router might see it."""
     normalised = posixpath.normpath("/" + path.lstrip("/")).lower()
@@ -94,7 +97,10 @@ class PathRules:
         self.public_paths = frozenset(path.rstrip("/") or "/" for path in public_paths)
         self.mcp_paths = tuple(_clean(path).rstrip("/") for path in mcp_paths)
         self.detect_mcp = detect_mcp
-        self._memo: dict[str | tuple[str, str], PathKind] = {}
+        # Bounded memos of what the paths alone decide; `_open`: kinds the request's method and
+        # headers may still make an MCP request.
+        self._settled: dict[str | tuple[str, str], PathKind] = {}
+        self._open: dict[str | tuple[str, str], PathKind] = {}
         self._warned: set[str] = set()
 
     def is_public(self, path: str) -> bool:
@@ -111,20 +117,28 @@ class PathRules:
     def classify(self, scope: Scope) -> PathKind:
         """The `PathKind` of the request in `scope` (see the module docstring)."""
         path: str = scope["path"]
-        root_path: str = scope.get("root_path") or ""
+        root_path: str | None = scope.get("root_path")
         key: str | tuple[str, str] = (path, root_path) if root_path else path
-        kind = self._memo.get(key)
-        if kind is None:
-            kind = self._classify_paths(path, route_path(scope))
-            if len(path) + len(root_path) <= _MEMO_MAX_CHARS:
-                if len(self._memo) >= _MEMO_SIZE:
-                    self._memo.clear()  # many distinct paths (a scan): start over, stay bounded
-                self._memo[key] = kind
-        if kind.public or kind.listed or not self.detect_mcp:
+        kind = self._settled.get(key)  # public, listed, or detection off: the paths decide alone
+        if kind is not None:
             return kind
-        if kind.mcp or self._carries_mcp_signals(scope):
+        kind = self._open.get(key)
+        if kind is None:
+            kind = self._learn(key, path, route_path(scope))
+            if kind.public or kind.listed or not self.detect_mcp:
+                return kind
+        if kind.mcp or (scope.get("method") == "POST" and self._carries_mcp_signals(scope)):
             self._warn_unlisted(route_path(scope))
-            return PathKind(public=False, mcp=True, listed=False)
+            return _UNLISTED_MCP
+        return kind
+
+    def _learn(self, key: str | tuple[str, str], raw: str, route: str) -> PathKind:
+        kind = self._classify_paths(raw, route)
+        if len(raw) + len(route) <= _MEMO_MAX_CHARS:
+            memo = self._settled if kind.public or kind.listed or not self.detect_mcp else self._open
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()  # many distinct paths (a scan): start over, stay bounded
+            memo[key] = kind
         return kind
 
     def _classify_paths(self, raw: str, route: str) -> PathKind:
@@ -136,7 +150,7 @@ class PathRules:
         return PathKind(public=False, mcp=shaped, listed=False)
 
     def _carries_mcp_signals(self, scope: Scope) -> bool:
-        if scope.get("type") != "http" or scope.get("method") != "POST":
+        if scope.get("type") != "http":
             return False
         headers = scope["headers"]
         if not isinstance(headers, list):  # any iterable is allowed: read it once, as Headers does

@@ -20,12 +20,26 @@ from ..core.errors import AuthenticationError, CrossSiteRequest, InvalidRequest,
 from ..core.principal import TokenSource
 from .browser import SAFE_METHODS, BrowserPolicy, BrowserVerdict
 
-__all__ = ["Credential", "PrecedencePolicy"]
+__all__ = ["BEARER_PREFIX", "Credential", "PrecedencePolicy", "canonical_header", "token_of"]
 
 # RFC 6750 §2.1 b64token; JWTs use a subset of it.
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-_HEADER_MEMO_SIZE = 1024
-_HEADER_MEMO_MAX_BYTES = 4096
+BEARER_PREFIX = b"Bearer "
+
+
+def canonical_header(token: str) -> bytes:
+    """The usual header value carrying `token` (`Bearer <token>`): the verified-token cache's
+    key for header credentials, so a request sending it is found without parsing. `token` is a
+    checked token68 string, hence ASCII."""
+    return BEARER_PREFIX + token.encode("ascii")
+
+
+def token_of(credential: bytes | str | None) -> str | None:
+    """The token of a credential as the verified-token cache keeps it: a `canonical_header`
+    value for a header credential, the token itself for a cookie."""
+    if isinstance(credential, bytes):
+        return credential[len(BEARER_PREFIX) :].decode("ascii")
+    return credential
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +54,7 @@ class Credential:
 
 
 class PrecedencePolicy:
-    """Selects the credential of a request. Build once; `select` only reads (apart from a
-    bounded memo of parsed header values)."""
+    """Selects the credential of a request. Build once; every method only reads."""
 
     def __init__(
         self,
@@ -55,7 +68,6 @@ class PrecedencePolicy:
         self.browser = browser
         self.header_name = header_name.lower()
         self._header_key = self.header_name.encode("latin-1")
-        self._parsed_headers: dict[bytes, str] = {}
         self.cookie_name = cookie_name
         self.mode = mode
         self.max_token_bytes = max_token_bytes
@@ -67,51 +79,36 @@ class PrecedencePolicy:
         cookie on an unsafe method from a foreign origin, `AuthenticationError` for an oversize
         token (refused before any decoding).
         """
-        located = self.locate(scope, headers)
-        return Credential(located[1], located[0]) if located is not None else None
+        raw = self.header_value(scope)
+        if raw is not None:
+            return Credential(self.header_token(raw), TokenSource.HEADER)
+        token = self.cookie_token(scope, headers)
+        return Credential(token, TokenSource.COOKIE) if token is not None else None
 
-    def locate(self, scope: Scope, headers: Headers | None = None) -> tuple[TokenSource, str] | None:
-        """`select()` as a plain `(source, token)` pair (the verified-token cache's key), with
-        the same decisions and errors; the per-request fast path, which allocates no `Credential`.
-        """
+    def header_value(self, scope: Scope) -> bytes | None:
+        """The raw value of the credential header, None when absent; `InvalidRequest` when the
+        request has two. When this is not None the header is the request's credential, valid or
+        not: the cookie is never consulted. The first half of `select`, and the per-request fast
+        path: a value the caller has already seen accepted needs no `header_token` again."""
         # ASGI header names are lower-case bytes: scanning them directly is the comparison
         # `Headers.getlist` makes, without building a `Headers` for requests with the header.
         raw = scope["headers"]
         if not isinstance(raw, list):  # any iterable is allowed: read it once, as Headers does
             raw = scope["headers"] = list(raw)
-        found = [value for name, value in raw if name == self._header_key]
-        if len(found) > 1:
-            raise InvalidRequest(f"More than one {self.header_name} header")
-        if found:
-            return TokenSource.HEADER, self._header_token(found[0])
-        if self.mode == "header-only":
-            return None
-        headers = headers if headers is not None else Headers(scope=scope)
-        token = self._cookie_token(headers)
-        if token is None:
-            return None
-        verdict = self.browser.classify(scope, headers)
-        if verdict is BrowserVerdict.BROWSER:
-            return TokenSource.COOKIE, self._checked(token)
-        if verdict is BrowserVerdict.CROSS_SITE and scope.get("method", "GET") not in SAFE_METHODS:
-            raise CrossSiteRequest()
-        return None
+        key = self._header_key
+        found: bytes | None = None
+        for name, value in raw:
+            if name == key:
+                if found is not None:
+                    raise InvalidRequest(f"More than one {self.header_name} header")
+                found = value
+        return found
 
-    def _header_token(self, value: bytes) -> str:
-        """`_bearer_token` of a raw header value, remembered: a client sends the same header
-        again and again, and parsing and checking it is a pure function of its bytes. Only
-        accepted values are remembered; the memo is bounded in entries and in value length."""
-        token = self._parsed_headers.get(value)
-        if token is None:
-            token = self._bearer_token(value.decode("latin-1"))
-            if len(value) <= _HEADER_MEMO_MAX_BYTES:
-                if len(self._parsed_headers) >= _HEADER_MEMO_SIZE:
-                    self._parsed_headers.clear()
-                self._parsed_headers[value] = token
-        return token
-
-    def _bearer_token(self, value: str) -> str:
-        parts = value.split()
+    def header_token(self, value: bytes) -> str:
+        """The bearer token of a raw header value; `UnsupportedScheme`, `InvalidRequest` or
+        `AuthenticationError` (too large) when it holds none that can be verified. A pure
+        function of `value`: `canonical_header(header_token(v))` is `v` for the usual form."""
+        parts = value.decode("latin-1").split()
         # No credential for this resource (RFC 6750 §3.1: a plain challenge, so an MCP client
         # starts OAuth discovery): an empty header, another scheme, or `Bearer` with no token.
         if not parts or parts[0].lower() != "bearer":
@@ -121,6 +118,23 @@ class PrecedencePolicy:
         if len(parts) != 2:
             raise InvalidRequest("Expected exactly one bearer token")
         return self._checked(parts[1])
+
+    def cookie_token(self, scope: Scope, headers: Headers | None = None) -> str | None:
+        """The cookie credential of a request without the credential header: None when there is
+        none, the mode is `header-only`, or the request is not a browser request; the second
+        half of `select`, with its `InvalidRequest` and `CrossSiteRequest` refusals."""
+        if self.mode == "header-only":
+            return None
+        headers = headers if headers is not None else Headers(scope=scope)
+        token = self._cookie_token(headers)
+        if token is None:
+            return None
+        verdict = self.browser.classify(scope, headers)
+        if verdict is BrowserVerdict.BROWSER:
+            return self._checked(token)
+        if verdict is BrowserVerdict.CROSS_SITE and scope.get("method", "GET") not in SAFE_METHODS:
+            raise CrossSiteRequest()
+        return None
 
     def _cookie_token(self, headers: Headers) -> str | None:
         # Parsed by hand because a dict-based parser keeps only the last of two equal names,

@@ -201,11 +201,11 @@ class RBACPolicy:
 
     def allows(self, principal: Principal, permission: str, team: str | None = None) -> bool:
         """Does `principal` hold `permission` globally, or for `team` when one is given?"""
-        if any(grants(held, permission) for held in principal.permissions):
+        if _holds(principal.permissions, permission):
             return True
         if team is None:
             return False
-        return any(grants(held, permission) for held in principal.team_permissions.get(team, ()))
+        return _holds(principal.team_permissions.get(team, frozenset()), permission)
 
     def check(self, principal: Principal, permission: str, team: str | None = None) -> None:
         """Raise `PermissionDenied(permission)` unless `principal` holds `permission`."""
@@ -233,3 +233,20 @@ def validate_requirement(permission: str, team: str | None, team_param: str | No
         raise ConfigurationError(f"{permission!r} is not a permission name")
     if team is not None and team_param is not None:
         raise ConfigurationError("Give team or team_param, not both")
+
+
+_HOLDS_MEMO_SIZE = 8192
+_holds_memo: dict[tuple[frozenset[str], str], bool] = {}
+
+
+def _holds(held: frozenset[str], wanted: str) -> bool:
+    """Does one of `held` grant `wanted`? Remembered (bounded): principals share their
+    permission sets, and a frozenset's hash is computed once, so a repeated check is one lookup."""
+    key = (held, wanted)
+    answer = _holds_memo.get(key)
+    if answer is None:
+        answer = any(grants(permission, wanted) for permission in held)
+        if len(_holds_memo) >= _HOLDS_MEMO_SIZE:
+            _holds_memo.clear()
+        _holds_memo[key] = answer
+    return answer

@@ -481,3 +481,39 @@ def test_token_cache_does_not_store_an_entry_already_past_exp() -> None:
 def test_token_cache_refuses_a_negative_size_or_a_non_positive_ttl(maxsize: int, ttl: float) -> None:
     with pytest.raises(ValueError, match=r"maxsize|ttl"):
         TokenCache(maxsize=maxsize, ttl=ttl)
+
+
+@pytest.mark.parametrize("form", ["bearer {}", "BEARER {}", "Bearer  {}", " Bearer {} "], ids=repr)
+async def test_every_form_of_a_bearer_header_is_one_cache_entry_and_invalidate_forgets_it(
+    clock: Clock, form: str
+) -> None:
+    verifier = CountingVerifier()
+    middleware = MCPAuthMiddleware(CapturingApp(), settings=settings(), verifier=verifier)
+    value = token("alice")
+    async with client(middleware) as http:
+        usual = await http.get("/tools", headers=header(value))
+        other = await http.get("/tools", headers={"authorization": form.format(value)})
+        verifier.denied.add("alice")
+        middleware.authenticator.invalidate(value)
+        statuses = [
+            (await http.get("/tools", headers=h)).status_code
+            for h in (header(value), {"authorization": form.format(value)})
+        ]
+
+    assert (usual.status_code, other.status_code) == (200, 200)
+    assert len(middleware.authenticator.cache) == 0
+    assert statuses == [401, 401]
+
+
+async def test_a_malformed_header_is_refused_even_when_its_token_is_cached(clock: Clock) -> None:
+    middleware = MCPAuthMiddleware(CapturingApp(), settings=settings())
+    value = token("alice")
+    async with client(middleware) as http:
+        accepted = await http.get("/tools", headers=header(value))
+        refused = [
+            (await http.get("/tools", headers={b"authorization": raw.encode("latin-1")})).status_code
+            for raw in (f"Bearer {value} {value}", f"Basic {value}", f"Bearer {value}\u00e9")
+        ]
+
+    assert accepted.status_code == 200
+    assert refused == [400, 401, 400]

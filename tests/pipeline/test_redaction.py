@@ -12,6 +12,7 @@ from asgi_mcp_auth import Credential, Principal, TokenSource
 from asgi_mcp_auth.credentials.revocation import revocation_key
 from asgi_mcp_auth.pipeline.authenticator import Identity
 from asgi_mcp_auth.pipeline.users import make_user
+from asgi_mcp_auth.policy.precedence import canonical_header
 
 pytestmark = pytest.mark.anyio
 
@@ -53,16 +54,19 @@ async def test_every_audit_field_is_escaped(caplog: pytest.LogCaptureFixture) ->
         assert not any(ch in str(value) for ch in "\r\n")
 
 
-def test_identity_repr_and_str_never_show_the_token() -> None:
+@pytest.mark.parametrize("credential", [TOKEN, canonical_header(TOKEN)], ids=["cookie", "header"])
+def test_identity_repr_and_str_never_show_the_token(credential: str | bytes) -> None:
     principal = Principal(subject="alice")
     identity = Identity(
         principal=principal,
-        user=make_user(principal, TOKEN),
+        user=make_user(principal, credential),
         auth=None,  # type: ignore[arg-type]
-        token=TOKEN,
+        credential=credential,
         revocation_key=revocation_key(principal, TOKEN),
     )
 
+    assert identity.token == TOKEN
+    assert identity.user.access_token.token == TOKEN  # type: ignore[attr-defined]
     assert TOKEN not in repr(identity)
     assert TOKEN not in str(identity)
     assert f"<{len(TOKEN)} chars>" in repr(identity)
