@@ -60,7 +60,11 @@ async def memory_run(quick: bool) -> None:
     held = tracemalloc.get_traced_memory()[0] - baseline
     tracemalloc.stop()
     entries = len(probe.authenticator.cache)
-    print(f"a full cache (tracemalloc): {held / 2**20:.1f} MiB for {entries:,} entries, {held / entries:,.0f} B each")
+    each = held / entries
+    verdict = "MET" if each < 1024 else "MISSED"
+    print(f"a full cache (tracemalloc): {held / 2**20:.1f} MiB for {entries:,} entries, {each:,.0f} B each")
+    token_chars = len(pool[0][-1][1]) - len(b"Bearer ")
+    print(f"  ({token_chars}-character tokens, held once each)   target < 1 KB per entry   {verdict}")
 
 
 def memory_section(quick: bool) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
@@ -57,6 +57,27 @@ class Principal:
             value = getattr(self, name)
             if not isinstance(value, MappingProxyType):
                 object.__setattr__(self, name, MappingProxyType(dict(value)))
+
+    @classmethod
+    def _from_checked(cls, *values: Any) -> Principal:
+        """A principal from every field's value, in field order, already in final form (tuples,
+        frozensets, read-only mappings), as `ClaimsMapper` produces them: none is copied. Half
+        the cost of `__init__` on the path of every new token (a frozen dataclass sets each
+        field through `object.__setattr__`)."""
+        if len(values) != len(_SLOT_SETTERS):
+            raise TypeError(f"Principal._from_checked takes {len(_SLOT_SETTERS)} values")
+        principal = object.__new__(cls)
+        for set_slot, value in zip(_SLOT_SETTERS, values):
+            set_slot(principal, value)
+        if not isinstance(principal.subject, str) or not principal.subject:
+            raise TypeError("Principal.subject must be a non-empty string")
+        for name in ("claims", "team_roles", "team_permissions"):
+            if not isinstance(getattr(principal, name), MappingProxyType):
+                raise TypeError(f"Principal.{name} must be a read-only mapping here")
+        return principal
+
+
+_SLOT_SETTERS = tuple(Principal.__dict__[field.name].__set__ for field in fields(Principal))
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,22 +107,23 @@ class ClaimsMapper:
         expires_at = claims.get("exp")
         client_id = _optional_string(claims, "client_id")
         authorized_party = _optional_string(claims, "azp")
-        return Principal(
-            subject=subject,
-            issuer=_optional_string(claims, "iss"),
-            audience=self._shared(audience),
-            client_id=client_id or authorized_party,
-            email=_optional_string(claims, "email"),
-            name=_optional_string(claims, "name"),
-            roles=roles,
-            scopes=scopes,
-            teams=self._shared(_strings(claims.get(self.teams_claim), self.teams_claim) | frozenset(team_roles)),
-            team_roles=MappingProxyType(team_roles) if team_roles else _NO_TEAM_ROLES,
-            permissions=permissions,
-            team_permissions=team_permissions,
-            token_source=source,
-            expires_at=int(expires_at) if isinstance(expires_at, int | float) else None,
-            claims=MappingProxyType(_compact(claims)),
+        # In field order: see `Principal._from_checked`.
+        return Principal._from_checked(
+            subject,
+            _optional_string(claims, "iss"),
+            self._shared(audience),
+            client_id or authorized_party,
+            _optional_string(claims, "email"),
+            _optional_string(claims, "name"),
+            roles,
+            scopes,
+            self._shared(_strings(claims.get(self.teams_claim), self.teams_claim) | frozenset(team_roles)),
+            MappingProxyType(team_roles) if team_roles else _NO_TEAM_ROLES,
+            permissions,
+            team_permissions,
+            source,
+            int(expires_at) if isinstance(expires_at, int | float) else None,
+            MappingProxyType(_compact(claims)),
         )
 
     def _shared(self, value: _T) -> _T:

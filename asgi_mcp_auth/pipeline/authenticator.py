@@ -162,7 +162,8 @@ class Authenticator(RevocationLifecycle):
         """The identity of a request whose header credential is verified and still cached, its
         revocation checked; None when `identify` has more to do (another credential, a custom
         authenticator, an `is_revoked` hook, a store not yet started). Raises what `identify`
-        raises for the same request. `identify` starts here: one path, not two."""
+        raises for the same request, whose first steps it takes: the same policy, cache and
+        revocation store."""
         if self._slow_only or not self._revocation_started:
             return None
         raw = self.policy.header_value(scope)
@@ -177,9 +178,6 @@ class Authenticator(RevocationLifecycle):
         """The identity the request's credential proves, whatever its path: for public routes
         that act on the caller's own credential, such as a logout that revokes it. The same
         precedence, verification, cache and revocation check as `authenticate`."""
-        identity = self.cached(scope)
-        if identity is not None:
-            return identity
         if self.custom_authenticate is not None:
             identity = await self._custom(scope)
         else:

@@ -43,3 +43,37 @@ def test_principal_user_behaves_as_an_authenticated_starlette_user() -> None:
     assert user.identity == "alice"
     assert user.display_name == "alice@example.com"
     assert user.principal.subject == "alice"
+
+
+def test_from_checked_takes_every_field_in_order_and_checks_the_subject_and_mappings() -> None:
+    from dataclasses import fields
+    from types import MappingProxyType
+
+    full = Principal(
+        subject="alice",
+        issuer="https://idp",
+        audience=("https://gw",),
+        client_id="cli",
+        email="a@example.com",
+        name="Alice",
+        roles=frozenset({"developer"}),
+        scopes=frozenset({"mcp:read"}),
+        teams=frozenset({"t"}),
+        team_roles={"t": frozenset({"viewer"})},
+        permissions=frozenset({"tools.read"}),
+        team_permissions={"t": frozenset({"tools.read"})},
+        expires_at=5,
+        claims={"sub": "alice"},
+    )
+    values = [getattr(full, field.name) for field in fields(Principal)]
+    rebuilt = Principal._from_checked(*values)
+
+    assert rebuilt == full and rebuilt.claims == full.claims
+    assert [getattr(rebuilt, field.name) for field in fields(Principal)] == values
+    with pytest.raises(TypeError):
+        Principal._from_checked("", *values[1:])
+    with pytest.raises(TypeError):
+        Principal._from_checked(*values[:-1], {"sub": "alice"})
+    with pytest.raises(TypeError):
+        Principal._from_checked(*values[:-1])
+    assert isinstance(rebuilt.claims, MappingProxyType)
