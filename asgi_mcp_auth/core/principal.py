@@ -67,7 +67,7 @@ class Principal:
         if len(values) != len(_SLOT_SETTERS):
             raise TypeError(f"Principal._from_checked takes {len(_SLOT_SETTERS)} values")
         principal = object.__new__(cls)
-        for set_slot, value in zip(_SLOT_SETTERS, values):
+        for set_slot, value in zip(_SLOT_SETTERS, values, strict=False):
             set_slot(principal, value)
         if not isinstance(principal.subject, str) or not principal.subject:
             raise TypeError("Principal.subject must be a non-empty string")

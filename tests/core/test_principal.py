@@ -68,7 +68,8 @@ def test_from_checked_takes_every_field_in_order_and_checks_the_subject_and_mapp
     values = [getattr(full, field.name) for field in fields(Principal)]
     rebuilt = Principal._from_checked(*values)
 
-    assert rebuilt == full and rebuilt.claims == full.claims
+    assert rebuilt == full
+    assert rebuilt.claims == full.claims
     assert [getattr(rebuilt, field.name) for field in fields(Principal)] == values
     with pytest.raises(TypeError):
         Principal._from_checked("", *values[1:])
