@@ -20,6 +20,7 @@ from starlette.types import Scope
 
 from ..core.errors import AuthenticationError, CredentialsMissing
 from ..core.principal import AuthResult, Principal, TokenSource
+from ..core.stats import AuthStats
 from ..credentials.cache import TokenCache
 from ..credentials.issuers import IssuerRouter, verifier_from_settings
 from ..credentials.jwks import JWKSClient
@@ -32,6 +33,7 @@ from ..policy.rbac import RBACPolicy
 from ..settings import AuthSettings
 from .context import PRINCIPAL_KEY
 from .revoking import RevocationLifecycle
+from .timing import timed_verify
 from .users import make_user
 
 __all__ = ["AuthenticateCallable", "Authenticator", "Identity", "PathKind", "RevocationCheck"]
@@ -101,6 +103,7 @@ class Authenticator(RevocationLifecycle):
         self.revocation = revocation if revocation is not None else store_from_settings(settings)
         self.settings = settings
         self.cache: TokenCache[tuple[TokenSource, str], Identity] = TokenCache(maxsize=cache_size, ttl=cache_ttl)
+        self.stats = AuthStats()  # read by asgi_mcp_auth.integrations.metrics
         for jwks in self._jwks_clients():
             # A key the identity provider withdrew must not keep its tokens alive in the cache.
             jwks.on_keys_removed(self.invalidate_all)
@@ -235,7 +238,7 @@ class Authenticator(RevocationLifecycle):
         """Verify a credential the cache does not hold; cache the identity when it succeeds."""
         assert self.verifier is not None  # noqa: S101 - guaranteed by __init__
         credential = Credential(key[1], key[0])
-        principal = await self.verifier.verify(credential)
+        principal = await timed_verify(self.verifier, credential, self.stats)
         identity = self._identity(principal, credential)
         self.cache.put(key, identity, expires_at=principal.expires_at)
         return identity

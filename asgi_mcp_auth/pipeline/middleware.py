@@ -80,6 +80,7 @@ class MCPAuthMiddleware:
                 revocation=revocation,
             )
         self.authenticator = authenticator
+        self.stats = authenticator.stats  # plain counters: see asgi_mcp_auth.core.stats
         self.settings = authenticator.settings or settings
         self.resource_metadata_url = self.settings.resource_metadata_url if self.settings else None
         self.max_body_bytes = self.settings.mcp_max_body_bytes if self.settings else 1_048_576
@@ -111,6 +112,7 @@ class MCPAuthMiddleware:
                 self._check_mcp_body(identity, scope, body)
                 receive = replay(body, receive)
         except AuthError as error:
+            self.stats.count_refusal(error)
             audit(scope, error.status_code, identity.principal if identity else None, error.message)
             await self._refuse(error, scope, receive, send, body, kind.mcp)
             return
@@ -119,11 +121,15 @@ class MCPAuthMiddleware:
         except Exception:
             # Logged with its traceback, answered without it: the app is not called.
             logger.exception(LOG_UNEXPECTED, scope.get("method", "WS"), scope["path"])
+            self.stats.count_internal_error()
             audit(scope, 500, None, INTERNAL_ERROR_MESSAGE)
             await self._internal_error(scope, receive, send, body, kind.mcp)
             return
         if identity is not None:
+            self.stats.authenticated += 1
             audit(scope, 200, identity.principal)
+        else:
+            self.stats.public += 1
         await self._call_app(identity, kind, scope, receive, send)
 
     def _check_mcp_body(self, identity: Identity, scope: Scope, body: bytes) -> None:
@@ -164,6 +170,7 @@ class MCPAuthMiddleware:
             # Once the app has started its response there is no answer left to give.
             if started:
                 raise
+            self.stats.count_refusal(error)
             audit(scope, error.status_code, identity.principal if identity else None, error.message)
             await self._refuse(error, scope, receive, send, None, kind.mcp, read_id=False)
         finally:
