@@ -23,6 +23,8 @@
    nested), next to a GET and to `pydantic_core.from_json` of the same body (`bench/case_mcp_bodies.py`).
 6. The warm path with the in-process and the Redis revocation store (`bench/case_revocation.py`;
    starts its own redis-server).
+7. The warm path with metrics: no exporter, a Prometheus collector, OpenTelemetry instruments,
+   and what counting itself costs (`bench/case_metrics.py`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from case_algorithms import algorithms_section  # noqa: E402
 from case_end_to_end import end_to_end_section, serve  # noqa: E402
 from case_mcp_bodies import mcp_bodies_section  # noqa: E402
 from case_memory import memory_run, memory_section  # noqa: E402
+from case_metrics import metrics_section  # noqa: E402
 from case_overhead import overhead_section  # noqa: E402
 from case_revocation import revocation_section  # noqa: E402
 from harness import machine  # noqa: E402
@@ -51,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--skip-algorithms", action="store_true", help="skip the per-algorithm runs")
     parser.add_argument("--skip-mcp", action="store_true", help="skip the MCP body runs")
     parser.add_argument("--skip-revocation", action="store_true", help="skip the revocation-store runs")
+    parser.add_argument("--skip-metrics", action="store_true", help="skip the metrics runs")
     parser.add_argument("--skip-e2e", action="store_true", help="skip the uvicorn runs")
     parser.add_argument("--skip-memory", action="store_true", help="skip the many-tokens memory run")
     parser.add_argument("--serve", choices=["with", "without"], help=argparse.SUPPRESS)
@@ -74,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         asyncio.run(mcp_bodies_section(args.quick))
     if not args.skip_revocation:
         asyncio.run(revocation_section(args.quick))
+    if not args.skip_metrics:
+        asyncio.run(metrics_section(args.quick))
     if not args.skip_e2e:
         end_to_end_section(args.quick)
     if not args.skip_memory:

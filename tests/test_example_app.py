@@ -294,6 +294,19 @@ def test_whoami_with_the_cookie_from_an_admin_page_says_cookie(http: TestClient)
     assert body["token_source"] == "cookie"
 
 
+def test_metrics_are_served_to_an_admin_and_refused_to_anyone_else(http: TestClient) -> None:
+    assert http.get("/metrics").status_code == 401
+    assert http.get("/metrics", headers=bearer("vera", ["viewer"])).status_code == 403
+    http.get("/whoami", headers=bearer("alice", ["developer"]))
+    response = http.get("/metrics", headers=bearer("root", ["admin"]))
+    assert response.status_code == 200
+    assert 'mcp_auth_decisions_total{outcome="refused",reason="credentials_missing"} 1.0' in response.text
+    assert 'mcp_auth_decisions_total{outcome="authenticated",reason="none"} 3.0' in response.text
+    assert "mcp_auth_token_cache_misses_total 3.0" in response.text
+    assert "alice" not in response.text
+    assert "vera" not in response.text
+
+
 def test_fetch_tools_from_the_oauth_callback_page_with_the_cookie_succeeds(http: TestClient, app: FastAPI) -> None:
     cookie = log_in(http, "admin", "adminpass")
     headers = {**BUTTON_FETCH, "Referer": f"{ORIGIN}/oauth/callback?code=x&state=y", "Cookie": f"jwt_token={cookie}"}

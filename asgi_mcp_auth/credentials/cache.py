@@ -4,6 +4,11 @@ Only successful verifications are stored (the caller decides; this class never s
 refusal). An entry lives until the earlier of the token's `exp` (no leeway added) and the
 TTL, so a cache hit is never served for a token whose `exp` has passed: from then on the token
 is verified again, and refused or accepted exactly as without a cache.
+
+`hits` and `evictions` count lookups that found a live entry and entries dropped to keep the
+bound; `misses` is counted by the owner, once per credential it had to verify (an expired
+entry is a miss), since one request may look a credential up more than once: plain integers,
+read by the metrics exporters.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ class TokenCache(Generic[K, V]):
     Not thread-safe: it is used from the event loop only.
     """
 
-    __slots__ = ("_clock", "_entries", "maxsize", "ttl")
+    __slots__ = ("_clock", "_entries", "evictions", "hits", "maxsize", "misses", "ttl")
 
     def __init__(self, *, maxsize: int = 10_000, ttl: float = 300.0, clock: Callable[[], float] | None = None) -> None:
         if maxsize < 0:
@@ -38,6 +43,9 @@ class TokenCache(Generic[K, V]):
         self.ttl = ttl
         self._clock = clock if clock is not None else time.time
         self._entries: OrderedDict[K, tuple[V, float]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+        self.evictions = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -54,6 +62,7 @@ class TokenCache(Generic[K, V]):
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
+        self.hits += 1
         return entry[0]
 
     def put(self, key: K, value: V, *, expires_at: float | None) -> None:
@@ -72,6 +81,7 @@ class TokenCache(Generic[K, V]):
         self._entries.move_to_end(key)
         if len(self._entries) > self.maxsize:
             self._entries.popitem(last=False)
+            self.evictions += 1
 
     def discard(self, key: K) -> None:
         self._entries.pop(key, None)

@@ -133,8 +133,8 @@ class IntrospectionVerifier:
         self._budget = float(refusal_burst)
         self._budget_at = clock()
         self._client: httpx.AsyncClient | None = None
-        self.calls = 0
-        """How many introspection requests were sent (for tests and metrics)."""
+        self.calls = 0  # introspection requests sent (for tests and metrics)
+        self.failures = 0  # those of them that got no usable answer: an outage, answered 503
 
     @classmethod
     def from_settings(
@@ -276,6 +276,7 @@ class IntrospectionVerifier:
             await response.aclose()
 
     def _outage(self, reason: str) -> ServiceUnavailable:
+        self.failures += 1
         logger.warning(LOG_OUTAGE, self._log_url, reason)
         return ServiceUnavailable(retry_after=self.retry_after)
 

@@ -14,6 +14,7 @@ attacker-controlled, so an unknown `kid` may cause at most one fetch per refresh
   ES* algorithm of their curve, OKP keys for EdDSA, a key's own `alg` when it states one. `oct`
   (HMAC) keys, private keys and keys for another `use` are never used (no key confusion).
 - Every failure surfaces to a request as `AuthenticationError` (401 invalid_token).
+- `fetches` and `fetch_failures` count the attempts and the failed ones (for metrics).
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ class JWKSClient:
         self._published: frozenset[str] = frozenset()  # canonical JSON of the keys in use
         self._loaded_at: float | None = None
         self._last_attempt: float | None = None
-        self._attempts = 0
+        self.fetches = 0
+        self.fetch_failures = 0
         self._lock = anyio.Lock()
         self._tls: ssl.SSLContext | None = None
         self._removal_callbacks: list[Callable[[], None]] = []
@@ -208,9 +210,9 @@ class JWKSClient:
     async def _refresh(self) -> bool:
         """Fetch unless the cooldown forbids it; True when a fetch was attempted (by this call or
         by a concurrent one it waited for)."""
-        attempts = self._attempts
+        attempts = self.fetches
         async with self._lock:
-            if self._attempts != attempts:
+            if self.fetches != attempts:
                 return True
             if self._last_attempt is not None and self._clock() - self._last_attempt < self.refresh_cooldown:
                 return False
@@ -224,8 +226,11 @@ class JWKSClient:
         self._last_attempt = self._clock()
         try:
             keys, published = self._parse(await self._download())
+        except JWKSError:
+            self.fetch_failures += 1
+            raise
         finally:
-            self._attempts += 1
+            self.fetches += 1
         removed = self._published - published
         self._keys, self._published, self._loaded_at = keys, published, self._clock()
         if removed:

@@ -1,2 +1,3 @@
 """Glue for frameworks and protocols around the pipeline: Starlette decorators, FastAPI
-dependencies, RFC 9728 metadata. Integrations never import each other."""
+dependencies, RFC 9728 metadata, the Redis revocation store, metrics exporters. Integrations
+never import each other."""

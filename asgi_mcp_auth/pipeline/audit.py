@@ -16,6 +16,7 @@ from typing import Any
 from starlette.types import Scope
 
 from ..core.principal import Principal
+from ..core.stats import outcome_of  # the metrics count decisions by the same outcomes
 
 __all__ = ["AUDIT_LOGGER", "audit"]
 
@@ -48,16 +49,6 @@ def _level(status: int) -> int:
     return logging.INFO
 
 
-def _outcome(status: int) -> str:
-    if status < 400:
-        return "authenticated"
-    if status == 403:
-        return "forbidden"
-    if status >= 500:
-        return "error"
-    return "refused"
-
-
 def audit(scope: Scope, status: int, principal: Principal | None = None, reason: str | None = None) -> None:
     """Record one decision about the request in `scope`."""
     level = _level(status)
@@ -65,7 +56,7 @@ def audit(scope: Scope, status: int, principal: Principal | None = None, reason:
         return
     client = scope.get("client")
     decision: dict[str, Any] = {
-        "outcome": _outcome(status),
+        "outcome": outcome_of(status),
         "status": status,
         "method": _escaped(scope.get("method", "WEBSOCKET")),
         "path": _escaped(scope.get("path", "")),

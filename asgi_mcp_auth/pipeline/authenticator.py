@@ -18,6 +18,7 @@ from starlette.types import Scope
 
 from ..core.errors import AuthenticationError, CredentialsMissing
 from ..core.principal import AuthResult, Principal, TokenSource
+from ..core.stats import AuthStats
 from ..credentials.cache import TokenCache
 from ..credentials.issuers import IssuerRouter, verifier_from_settings
 from ..credentials.jwks import JWKSClient
@@ -31,6 +32,7 @@ from ..settings import AuthSettings
 from .context import PRINCIPAL_KEY
 from .identity import Identity, identity_of
 from .revoking import RevocationLifecycle
+from .timing import timed_verify
 
 __all__ = ["AuthenticateCallable", "Authenticator", "Identity", "PathKind", "RevocationCheck"]
 
@@ -87,6 +89,7 @@ class Authenticator(RevocationLifecycle):
         )
         # `cached` cannot answer for these: they need `identify`'s awaits.
         self._slow_only = authenticate is not None or is_revoked is not None
+        self.stats = AuthStats()  # read by asgi_mcp_auth.integrations.metrics
         for jwks in self._jwks_clients():
             # A key the identity provider withdrew must not keep its tokens alive in the cache.
             jwks.on_keys_removed(self.invalidate_all)
@@ -249,7 +252,10 @@ class Authenticator(RevocationLifecycle):
     async def _verified(self, key: bytes | tuple[TokenSource, str], token: str, source: TokenSource) -> Identity:
         """Verify a credential the cache does not hold; cache the identity when it succeeds."""
         assert self.verifier is not None  # noqa: S101 - guaranteed by __init__
-        principal = await self.verifier.verify(Credential(token, source))
+        # A miss is a verification the cache could not spare (a request may look it up twice:
+        # `cached`, then `identify`, so misses are not counted by the lookups).
+        self.cache.misses += 1
+        principal = await timed_verify(self.verifier, Credential(token, source), self.stats)
         credential = key if isinstance(key, bytes) else token  # the key's own object: stored once
         identity = identity_of(principal, credential, token)
         self.cache.put(key, identity, expires_at=principal.expires_at)

@@ -81,6 +81,7 @@ class MCPAuthMiddleware:
                 revocation=revocation,
             )
         self.authenticator = authenticator
+        self.stats = authenticator.stats  # plain counters: see asgi_mcp_auth.core.stats
         self.settings = authenticator.settings or settings
         self.resource_metadata_url = self.settings.resource_metadata_url if self.settings else None
         self.max_body_bytes = self.settings.mcp_max_body_bytes if self.settings else 1_048_576
@@ -114,6 +115,7 @@ class MCPAuthMiddleware:
                     self._check_mcp_body(identity, scope, body)
                     receive = replay(body, receive)
         except AuthError as error:
+            self.stats.count_refusal(error)
             audit(scope, error.status_code, identity.principal if identity else None, error.message)
             await self._refuse(error, scope, receive, send, body, kind.mcp)
             return
@@ -122,6 +124,7 @@ class MCPAuthMiddleware:
         except Exception:
             # Logged with its traceback, answered without it: the app is not called.
             logger.exception(LOG_UNEXPECTED, scope.get("method", "WS"), scope["path"])
+            self.stats.count_internal_error()
             audit(scope, 500, None, INTERNAL_ERROR_MESSAGE)
             await self._internal_error(scope, receive, send, body, kind.mcp)
             return
@@ -129,11 +132,13 @@ class MCPAuthMiddleware:
         # The app's turn, inline (one coroutine less on every request).
         sdk_token = None
         if identity is None:
+            self.stats.public += 1
             scope[PRINCIPAL_KEY] = None
             scope["user"] = UnauthenticatedUser()
             scope["auth"] = AuthCredentials()
             token = _principal.set(None)
         else:
+            self.stats.authenticated += 1
             if audit_logger.isEnabledFor(logging.DEBUG):
                 audit(scope, 200, identity.principal)
             scope[PRINCIPAL_KEY] = identity.principal
@@ -158,6 +163,7 @@ class MCPAuthMiddleware:
             # Once the app has started its response there is no answer left to give.
             if started:
                 raise
+            self.stats.count_refusal(error)
             audit(scope, error.status_code, identity.principal if identity else None, error.message)
             await self._refuse(error, scope, receive, send, None, kind.mcp, read_id=False)
         finally:

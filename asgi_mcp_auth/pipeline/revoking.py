@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from ..core.stats import AuthStats
 from ..credentials.revocation import Revocation, RevocationKey, RevocationStore
 
 __all__ = ["RevocationLifecycle"]
@@ -25,9 +26,10 @@ class _Revocable(Protocol):
 
 
 class RevocationLifecycle:
-    """Mixed into `Authenticator`, which sets `revocation` (its store)."""
+    """Mixed into `Authenticator`, which sets `revocation` (its store) and `stats`."""
 
     revocation: RevocationStore
+    stats: AuthStats
     _revocation_started = False  # set per instance by the first `start()`
 
     def invalidate(self, token: str) -> None:  # the authenticator's verified-token cache
@@ -48,6 +50,7 @@ class RevocationLifecycle:
                 self.invalidate(target.token)
             target = Revocation.of_token(target.revocation_key)
         await self.revocation.revoke(target)
+        self.stats.count_revocation(target.kind)
 
     async def _check_revocation(self, key: RevocationKey) -> None:
         # In memory, cached token or not: every replica's revocations reach this check.

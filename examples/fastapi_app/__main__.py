@@ -55,6 +55,7 @@ def main() -> None:
         lines.append(f"  Try ({user.name}, valid {issuer.ttl_seconds // 60} minutes):")
         lines.append(f'    curl -H "Authorization: Bearer {issuer.issue(user)}" {base_url}/whoami')
     lines.append(f"  MCP:      {base_url}/mcp  (streamable HTTP; the same bearer token works)")
+    lines.append(f"  Metrics:  {base_url}/metrics  (Prometheus text; a token with metrics.read: the admin role)")
     if app.state.authorization_server is not None:
         lines += [
             "  Connect an MCP client (OAuth): give it the URL above and nothing else. On its first",

@@ -7,8 +7,9 @@ that any MCP client can log in to.
 
 Routes (see DESIGN.md): `/health`, `/whoami`, `/admin/login`, `/admin/logout`, `/admin`,
 `/oauth/callback`, `POST /oauth/fetch-tools/{gateway_id}`, `/mcp` (and `/mcp/`), the RFC 9728
-metadata at `/.well-known/oauth-protected-resource` (and its per-resource path), and, when the
-gateway signs its own tokens, the dev authorization server (`oauth_routes.OAUTH_PATHS`).
+metadata at `/.well-known/oauth-protected-resource` (and its per-resource path), `/metrics`
+(Prometheus, for a principal with `metrics.read`: the `admin` role), and, when the gateway signs
+its own tokens, the dev authorization server (`oauth_routes.OAUTH_PATHS`).
 
 The example adds its own public paths (the login form, its static files, the metadata, the
 authorization server's endpoints) to the settings it is given; everything else needs a credential.
@@ -25,6 +26,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CollectorRegistry, ProcessCollector
 
 from asgi_mcp_auth import (
     Authenticator,
@@ -40,6 +42,7 @@ from asgi_mcp_auth import (
 from asgi_mcp_auth import principal_from as _principal_from
 from asgi_mcp_auth.integrations.fastapi import require_permission
 from asgi_mcp_auth.integrations.metadata import protected_resource_metadata_routes
+from asgi_mcp_auth.integrations.metrics import PrometheusMetrics, metrics_route
 from asgi_mcp_auth.policy.browser import BrowserVerdict
 
 from .authorization_server import SCOPE_ROLES, DevAuthorizationServer, TokenFormat
@@ -184,6 +187,11 @@ def create_app(
     app.state.mcp = mcp
     app.state.authorization_server = oauth_server
     _add_routes(app, settings, users, issuer, registry, login_hint, authenticator)
+    # A registry per app (not the process-wide one): the tests build many apps in one process.
+    app.state.metrics = CollectorRegistry()
+    ProcessCollector(registry=app.state.metrics)
+    PrometheusMetrics(authenticator, registry=app.state.metrics)
+    app.router.routes.append(metrics_route(app.state.metrics))  # behind the middleware: metrics.read
     resource = metadata_resource(settings)
     if resource is not None:
         app.router.routes.extend(
