@@ -55,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--skip-mcp", action="store_true", help="skip the MCP body runs")
     parser.add_argument("--skip-revocation", action="store_true", help="skip the revocation-store runs")
     parser.add_argument("--skip-metrics", action="store_true", help="skip the metrics runs")
+    parser.add_argument(
+        "--metrics-baseline", metavar="REF", help="also time the package at this git ref (without counters) in case 7"
+    )
     parser.add_argument("--skip-e2e", action="store_true", help="skip the uvicorn runs")
     parser.add_argument("--skip-memory", action="store_true", help="skip the many-tokens memory run")
     parser.add_argument("--serve", choices=["with", "without"], help=argparse.SUPPRESS)
@@ -79,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args.skip_revocation:
         asyncio.run(revocation_section(args.quick))
     if not args.skip_metrics:
-        asyncio.run(metrics_section(args.quick))
+        asyncio.run(metrics_section(args.quick, args.metrics_baseline))
     if not args.skip_e2e:
         end_to_end_section(args.quick)
     if not args.skip_memory:
