@@ -194,9 +194,11 @@ async def metrics_section(quick: bool, baseline: str | None = None) -> dict[str,
         cost, low, high = median_with_interval(
             [a - b for a, b in zip(baseline_mean(samples), samples[before], strict=True)]
         )
-        met = "MET" if abs(cost) <= resolution else "MISSED"
+        # Not slower than the baseline, within the noise; faster (a baseline older than other
+        # speed work) meets it too.
+        met = "MET" if cost <= resolution else "MISSED"
         print(f"  {'no exporter above the baseline (no counters)':42s} {cost * 1e6:+6.3f} us [{low * 1e6:+.3f}, "
-              f"{high * 1e6:+.3f}]   target: within the noise   {met}")  # fmt: skip
+              f"{high * 1e6:+.3f}]   target: not above the noise   {met}")  # fmt: skip
     counting = counting_cost(off)
     met = "MET" if counting < resolution else "MISSED"
     print(f"\ncounting itself (2 increments, always on)  {counting * 1e6:.3f} us per request   "
