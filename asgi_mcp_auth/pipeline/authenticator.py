@@ -87,8 +87,6 @@ class Authenticator(RevocationLifecycle):
         self.cache: TokenCache[bytes | tuple[TokenSource, str], Identity] = TokenCache(
             maxsize=cache_size, ttl=cache_ttl
         )
-        # `cached` cannot answer for these: they need `identify`'s awaits.
-        self._slow_only = authenticate is not None or is_revoked is not None
         self.stats = AuthStats()  # read by asgi_mcp_auth.integrations.metrics
         for jwks in self._jwks_clients():
             # A key the identity provider withdrew must not keep its tokens alive in the cache.
@@ -167,7 +165,9 @@ class Authenticator(RevocationLifecycle):
         authenticator, an `is_revoked` hook, a store not yet started). Raises what `identify`
         raises for the same request, whose first steps it takes: the same policy, cache and
         revocation store."""
-        if self._slow_only or not self._revocation_started:
+        # Read each time, not once at start-up: a hook set on the instance later must not be
+        # skipped by this path.
+        if self.custom_authenticate is not None or self.is_revoked is not None or not self._revocation_started:
             return None
         raw = self.policy.header_value(scope)
         if raw is None:

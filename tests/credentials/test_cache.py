@@ -517,3 +517,14 @@ async def test_a_malformed_header_is_refused_even_when_its_token_is_cached(clock
 
     assert accepted.status_code == 200
     assert refused == [400, 401, 400]
+
+
+async def test_an_is_revoked_hook_set_after_start_up_runs_on_cached_tokens_too(clock: Clock) -> None:
+    middleware = MCPAuthMiddleware(CapturingApp(), settings=settings())
+    value = token("alice")
+    async with client(middleware) as http:
+        before = await http.get("/tools", headers=header(value))
+        middleware.authenticator.is_revoked = lambda principal: principal.subject == "alice"
+        after = await http.get("/tools", headers=header(value))  # the token is cached
+
+    assert (before.status_code, after.status_code) == (200, 401)
