@@ -3,13 +3,9 @@ imports, serves and counts, and only the exporters say which extra they need."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from subprocess_support import run_with_blocked_imports
 
 BLOCK_EXTRAS = """
 import importlib.abc
@@ -73,19 +69,7 @@ anyio.run(main)
 
 
 def test_the_package_serves_and_counts_without_prometheus_client_or_opentelemetry(tmp_path: Path) -> None:
-    (tmp_path / "sitecustomize.py").write_text(textwrap.dedent(BLOCK_EXTRAS))
-    python_path = [str(tmp_path), str(REPO / "tests"), str(REPO)]
-    result = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", textwrap.dedent(CHILD)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=tmp_path,
-        env={"PYTHONPATH": ":".join(python_path), "PATH": "/usr/bin:/bin"},
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_with_blocked_imports(tmp_path, BLOCK_EXTRAS, CHILD)
     assert report["status"] == 200
     assert report["refused_status"] == 401
     assert (report["authenticated"], report["refused"]) == (1, 1)

@@ -6,10 +6,6 @@ checks what the middleware hands the SDK, and that the package works without `mc
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +17,13 @@ from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from subprocess_support import run_with_blocked_imports
 from tokens import AUDIENCE, ISSUER, settings, token
 
 from asgi_mcp_auth import AuthResult, MCPAuthMiddleware, Principal
 from asgi_mcp_auth.pipeline.users import HAS_MCP, MCPPrincipalUser
 
 pytestmark = pytest.mark.anyio
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 class Seen:
@@ -241,19 +236,7 @@ anyio.run(main)
 
 
 def test_package_imports_and_authenticates_with_a_principal_user_when_mcp_is_not_installed(tmp_path: Path) -> None:
-    (tmp_path / "sitecustomize.py").write_text(textwrap.dedent(BLOCK_MCP))
-    python_path = [str(tmp_path), str(REPO / "tests"), str(REPO)]
-    result = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", textwrap.dedent(CHILD)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=tmp_path,
-        env={"PYTHONPATH": ":".join(python_path), "PATH": "/usr/bin:/bin"},
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = run_with_blocked_imports(tmp_path, BLOCK_MCP, CHILD)
     assert report == {
         "mcp_blocked": True,
         "has_mcp": False,
